@@ -1,0 +1,281 @@
+"""A small, configurable Transformer: every knob of the paper's Table 1 is a config field.
+
+The model is an *ensemble*: ``Transformer(config, n_models=E)`` holds ``E`` independent
+models whose parameters are stacked along a leading model dimension, so ``E`` seeds train
+as one batched computation. Member ``e`` is initialised exactly as a single model built with
+``seeds[e]``; Adam and SGD act elementwise, so training the stacked parameters on the *sum*
+of the members' losses trains every member exactly as it would train alone.
+
+Two input kinds (Sections 2.4 and 3 of the paper):
+
+- ``"vector"`` (single-location regression): ``x`` of shape ``(E, batch, T, d_in)``. A zero
+  *readout token* is appended after the ``T`` tokens and the prediction (``d_out`` numbers)
+  is read there, so the relevant token is never the readout itself (PAPER.md decision 5).
+- ``"onehot"`` (associative recall): ``x`` of shape ``(E, batch, T)`` holding token ids; the
+  logits over the vocabulary are read at the last position (the query).
+
+Each block is ``h <- h + attention(norm(h))`` then ``h <- h + mlp(norm(h))``: pre-norm, where
+``norm`` is a layer norm when ``layer_norm`` is on and the identity otherwise, and the skip
+``h +`` is dropped when ``skip`` is off.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+INPUT_KINDS = ("vector", "onehot")
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Architecture of the Transformer (Table 1 of the paper; defaults: linear regression).
+
+    ``d_qk`` is the query/key width *per head*; the value width per head is
+    ``d_model // n_heads``. ``readout_init`` scales the initial readout weights (a small
+    readout starts every member near the zero prediction, hence at the loss of about 1/2).
+    """
+
+    d_in: int
+    d_out: int
+    n_layers: int = 2
+    n_heads: int = 4
+    d_model: int = 256
+    d_qk: int = 64
+    mlp_factor: int = 4
+    layer_norm: bool = False
+    skip: bool = True
+    mlp: bool = True
+    positional: bool = True
+    causal: bool = False
+    input_kind: str = "vector"
+    readout_init: float = 0.1
+
+    def __post_init__(self) -> None:
+        positive = ("d_in", "d_out", "n_layers", "n_heads", "d_model", "d_qk", "mlp_factor")
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"n_heads ({self.n_heads}) must divide d_model ({self.d_model}): "
+                "each head gets d_model // n_heads value dimensions."
+            )
+        if self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"input_kind must be one of {INPUT_KINDS}, got {self.input_kind!r}.")
+        if self.input_kind == "onehot" and self.d_in != self.d_out:
+            raise ValueError(
+                f"for one-hot inputs d_in (vocabulary, {self.d_in}) must equal d_out ({self.d_out})."
+            )
+        if not self.readout_init > 0:
+            raise ValueError(f"readout_init must be positive, got {self.readout_init!r}.")
+
+    @property
+    def d_value(self) -> int:
+        """Value width per head."""
+        return self.d_model // self.n_heads
+
+    def to_dict(self) -> dict:
+        """The config as a plain JSON-able dict."""
+        return asdict(self)
+
+
+def sinusoidal_positions(length: int, width: int) -> torch.Tensor:
+    """The sinusoidal positional encoding of Vaswani et al. (2017), shape ``(length, width)``."""
+    position = torch.arange(length, dtype=torch.float32)[:, None]
+    frequency = torch.exp(-math.log(10_000.0) * torch.arange(0, width, 2, dtype=torch.float32) / width)
+    table = torch.zeros(length, width)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency[: width // 2])
+    return table
+
+
+class EnsembleLinear(nn.Module):
+    """``E`` independent affine maps ``x_e W_e + b_e`` stored as ``(E, d_in, d_out)`` weights."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight)
+        self.bias = nn.Parameter(bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` of shape ``(E, ..., d_in)`` -> ``(E, ..., d_out)``."""
+        flat = x.reshape(x.shape[0], -1, x.shape[-1])
+        out = torch.baddbmm(self.bias[:, None, :], flat, self.weight)
+        return out.reshape(*x.shape[:-1], out.shape[-1])
+
+
+class EnsembleLayerNorm(nn.Module):
+    """Layer norm with a separate gain and bias per ensemble member (identity when off)."""
+
+    def __init__(self, n_models: int, width: int, enabled: bool) -> None:
+        super().__init__()
+        self.enabled = enabled
+        if enabled:
+            self.gain = nn.Parameter(torch.ones(n_models, width))
+            self.bias = nn.Parameter(torch.zeros(n_models, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.enabled:
+            return x
+        shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
+        normed = F.layer_norm(x, x.shape[-1:])
+        return normed * self.gain.reshape(shape) + self.bias.reshape(shape)
+
+
+class _Initializer:
+    """Draws every parameter of every member from that member's own generator, in one order.
+
+    Weights are ``N(0, scale^2 / fan_in)``, biases zero: member ``e`` of an ensemble therefore
+    equals a single model built with seed ``seeds[e]``.
+    """
+
+    def __init__(self, seeds: list[int]) -> None:
+        self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+
+    def linear(self, fan_in: int, fan_out: int, scale: float = 1.0) -> EnsembleLinear:
+        weight = torch.stack(
+            [torch.randn(fan_in, fan_out, generator=g) * (scale / math.sqrt(fan_in)) for g in self.generators]
+        )
+        return EnsembleLinear(weight, torch.zeros(len(self.generators), fan_out))
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention for an ensemble (Eq. 1 of Vaswani et al.)."""
+
+    def __init__(self, config: TransformerConfig, init: _Initializer) -> None:
+        super().__init__()
+        self.config = config
+        h = config.n_heads
+        self.query = init.linear(config.d_model, h * config.d_qk)
+        self.key = init.linear(config.d_model, h * config.d_qk)
+        self.value = init.linear(config.d_model, h * config.d_value)
+        self.out = init.linear(h * config.d_value, config.d_model)
+
+    def forward(self, x: torch.Tensor, return_attention: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``x`` ``(E, batch, T, d_model)`` -> output, and maps ``(E, batch, heads, T, T)`` if asked."""
+        E, batch, T, _ = x.shape
+        h, c = self.config.n_heads, self.config
+
+        def split(t: torch.Tensor) -> torch.Tensor:  # (E, batch, T, h*w) -> (E*batch, h, T, w)
+            return t.reshape(E * batch, T, h, -1).transpose(1, 2)
+
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        maps = None
+        if return_attention:
+            scores = q @ k.transpose(-1, -2) / math.sqrt(c.d_qk)
+            if c.causal:
+                future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
+                scores = scores.masked_fill(future, float("-inf"))
+            weights = scores.softmax(dim=-1)
+            mixed = weights @ v
+            maps = weights.reshape(E, batch, h, T, T)
+        else:
+            mixed = F.scaled_dot_product_attention(q, k, v, is_causal=c.causal)
+        mixed = mixed.transpose(1, 2).reshape(E, batch, T, h * c.d_value)
+        return self.out(mixed), maps
+
+
+class Block(nn.Module):
+    """One Transformer layer: attention, then (optionally) a ReLU MLP, each pre-normed."""
+
+    def __init__(self, config: TransformerConfig, init: _Initializer, n_models: int) -> None:
+        super().__init__()
+        self.skip = config.skip
+        self.attention_norm = EnsembleLayerNorm(n_models, config.d_model, config.layer_norm)
+        self.attention = Attention(config, init)
+        self.has_mlp = config.mlp
+        if config.mlp:
+            hidden = config.mlp_factor * config.d_model
+            self.mlp_norm = EnsembleLayerNorm(n_models, config.d_model, config.layer_norm)
+            self.mlp_in = init.linear(config.d_model, hidden)
+            self.mlp_out = init.linear(hidden, config.d_model)
+
+    def _add(self, h: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
+        return h + update if self.skip else update
+
+    def forward(self, h: torch.Tensor, return_attention: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        update, maps = self.attention(self.attention_norm(h), return_attention)
+        h = self._add(h, update)
+        if self.has_mlp:
+            h = self._add(h, self.mlp_out(F.relu(self.mlp_in(self.mlp_norm(h)))))
+        return h, maps
+
+
+class Transformer(nn.Module):
+    """An ensemble of ``n_models`` independent Transformers (see the module docstring).
+
+    ``seeds`` (default ``0 .. n_models - 1``) fixes each member's initialisation.
+    """
+
+    def __init__(self, config: TransformerConfig, n_models: int = 1, seeds: list[int] | None = None) -> None:
+        super().__init__()
+        if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
+            raise ValueError(f"n_models must be a positive integer, got {n_models!r}.")
+        seeds = list(range(n_models)) if seeds is None else [int(s) for s in seeds]
+        if len(seeds) != n_models:
+            raise ValueError(f"seeds must hold n_models = {n_models} entries, got {len(seeds)}.")
+        self.config, self.n_models, self.seeds = config, n_models, seeds
+        init = _Initializer(seeds)
+        if config.input_kind == "onehot":
+            self.embed = nn.Parameter(
+                torch.stack([torch.randn(config.d_in, config.d_model, generator=g) for g in init.generators])
+            )
+        else:
+            self.embed_in = init.linear(config.d_in, config.d_model)
+        self.blocks = nn.ModuleList(Block(config, init, n_models) for _ in range(config.n_layers))
+        self.final_norm = EnsembleLayerNorm(n_models, config.d_model, config.layer_norm)
+        self.readout = init.linear(config.d_model, config.d_out, scale=config.readout_init)
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if c.input_kind == "onehot":
+            if x.dim() != 3 or x.dtype != torch.long:
+                raise ValueError(f"x must be a LongTensor (n_models, batch, T), got {tuple(x.shape)} {x.dtype}.")
+            members = torch.arange(self.n_models, device=x.device)[:, None, None]
+            return self.embed[members, x]
+        if x.dim() != 4 or x.shape[-1] != c.d_in:
+            raise ValueError(f"x must have shape (n_models, batch, T, {c.d_in}), got {tuple(x.shape)}.")
+        readout_token = x.new_zeros(*x.shape[:2], 1, c.d_in)
+        return self.embed_in(torch.cat([x, readout_token], dim=2))
+
+    def forward(
+        self, x: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Predictions ``(n_models, batch, d_out)`` read at the last position.
+
+        With ``return_attention=True`` also returns one map per layer, of shape
+        ``(n_models, batch, heads, T_q, T_k)`` (rows sum to 1; ``T + 1`` positions for vector
+        inputs, the last being the readout token).
+        """
+        if x.shape[0] != self.n_models:
+            raise ValueError(f"x must have a leading dimension n_models = {self.n_models}, got {x.shape[0]}.")
+        h = self._embed(x)
+        if self.config.positional:
+            h = h + sinusoidal_positions(h.shape[2], self.config.d_model).to(h.device, h.dtype)
+        maps = []
+        for block in self.blocks:
+            h, layer_maps = block(h, return_attention)
+            maps.append(layer_maps)
+        out = self.readout(self.final_norm(h[:, :, -1]))
+        return (out, maps) if return_attention else out
+
+    def flops_per_sequence(self, T: int) -> int:
+        """Multiply-adds x 2 of one forward pass on one sequence of ``T`` tokens (one member).
+
+        Counts the matrix products (projections, attention scores and mixing, MLP); a
+        training step costs about three times a forward pass.
+        """
+        c = self.config
+        n = T + (c.input_kind == "vector")
+        embed = 0 if c.input_kind == "onehot" else n * c.d_in * c.d_model
+        projections = n * c.d_model * c.n_heads * (2 * c.d_qk + 2 * c.d_value)
+        mixing = n * n * c.n_heads * (c.d_qk + c.d_value)
+        mlp = 2 * n * c.d_model * c.mlp_factor * c.d_model if c.mlp else 0
+        readout = c.d_model * c.d_out
+        return 2 * (embed + c.n_layers * (projections + mixing + mlp) + readout)

@@ -1,0 +1,140 @@
+"""The Transformer: shapes, masks, attention maps, ensemble members, config validation."""
+
+import pytest
+import torch
+
+from sparse_attention_lab.models import Transformer, TransformerConfig, sinusoidal_positions
+
+SMALL = {"d_model": 16, "n_heads": 2, "d_qk": 8, "mlp_factor": 2}
+
+
+def vector_config(**overrides) -> TransformerConfig:
+    return TransformerConfig(**{"d_in": 5, "d_out": 4, **SMALL, **overrides})
+
+
+def onehot_config(**overrides) -> TransformerConfig:
+    return TransformerConfig(**{"d_in": 11, "d_out": 11, "input_kind": "onehot", **SMALL, **overrides})
+
+
+@pytest.mark.parametrize("n_layers", [1, 3])
+def test_vector_shapes_and_readout_token(n_layers):
+    model = Transformer(vector_config(n_layers=n_layers), n_models=3)
+    x = torch.randn(3, 7, 6, 5)
+    y, maps = model(x, return_attention=True)
+    assert y.shape == (3, 7, 4)
+    assert len(maps) == n_layers
+    for layer in maps:  # T + 1 positions: the readout token is appended
+        assert layer.shape == (3, 7, 2, 7, 7)
+
+
+def test_onehot_shapes_read_last_position():
+    model = Transformer(onehot_config(), n_models=2)
+    tokens = torch.randint(0, 11, (2, 5, 9))
+    logits, maps = model(tokens, return_attention=True)
+    assert logits.shape == (2, 5, 11)
+    assert maps[0].shape == (2, 5, 2, 9, 9)
+
+
+@pytest.mark.parametrize("config", [vector_config(), vector_config(causal=True, layer_norm=True), onehot_config()])
+def test_attention_rows_sum_to_one_and_maps_do_not_change_output(config):
+    torch.manual_seed(0)
+    model = Transformer(config, n_models=2)
+    x = torch.randint(0, 11, (2, 3, 8)) if config.input_kind == "onehot" else torch.randn(2, 3, 8, 5)
+    with torch.no_grad():
+        y_maps, maps = model(x, return_attention=True)
+        y_fast = model(x)  # scaled_dot_product_attention path
+    torch.testing.assert_close(y_maps, y_fast, atol=1e-5, rtol=1e-5)
+    for layer in maps:
+        torch.testing.assert_close(layer.sum(-1), torch.ones(layer.shape[:-1]))
+        assert (layer >= 0).all()
+
+
+def test_causal_mask_hides_the_future():
+    model = Transformer(vector_config(causal=True), n_models=1)
+    _, maps = model(torch.randn(1, 2, 6, 5), return_attention=True)
+    future = torch.ones(7, 7, dtype=torch.bool).triu(1)
+    assert (maps[0][..., future] == 0).all()
+    assert (maps[0][..., ~future] > 0).all()
+
+
+def test_causal_output_ignores_later_tokens_onehot():
+    model = Transformer(onehot_config(causal=True), n_models=1)
+    tokens = torch.randint(0, 11, (1, 4, 6))
+    changed = tokens.clone()
+    changed[..., 2] = (changed[..., 2] + 1) % 11
+    with torch.no_grad():  # the prefix up to position 1 cannot see position 2
+        short = model(tokens[..., :2])
+        short_changed = model(changed[..., :2])
+    torch.testing.assert_close(short, short_changed)
+    with torch.no_grad():
+        assert not torch.allclose(model(tokens), model(changed))
+
+
+def test_ensemble_member_equals_single_model_with_its_seed():
+    config = vector_config(layer_norm=True)
+    ensemble = Transformer(config, n_models=3, seeds=[4, 9, 2])
+    single = Transformer(config, n_models=1, seeds=[9])
+    x = torch.randn(3, 5, 6, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(ensemble(x)[1:2], single(x[1:2]), atol=1e-6, rtol=1e-5)
+        assert not torch.allclose(ensemble(x)[0], ensemble(x)[1])
+
+
+def test_switches_change_the_function():
+    x = torch.randn(1, 3, 6, 5)
+    outputs = []
+    for overrides in ({}, {"skip": False}, {"mlp": False}, {"positional": False}, {"layer_norm": True}):
+        with torch.no_grad():
+            outputs.append(Transformer(vector_config(**overrides), n_models=1, seeds=[0])(x))
+    for i in range(1, len(outputs)):
+        assert not torch.allclose(outputs[0], outputs[i])
+
+
+def test_small_readout_starts_near_zero_prediction():
+    model = Transformer(vector_config(d_model=64, n_heads=4, readout_init=0.01), n_models=1)
+    with torch.no_grad():
+        assert model(torch.randn(1, 64, 6, 5) / 5**0.5).abs().mean() < 0.05
+
+
+def test_sinusoidal_positions_are_bounded_and_distinct():
+    table = sinusoidal_positions(10, 8)
+    assert table.shape == (10, 8)
+    assert table.abs().max() <= 1
+    assert torch.cdist(table, table).add(torch.eye(10)).min() > 0
+
+
+def test_flops_grow_with_length_and_layers():
+    model = Transformer(vector_config(), n_models=1)
+    deeper = Transformer(vector_config(n_layers=4), n_models=1)
+    assert model.flops_per_sequence(32) > model.flops_per_sequence(16) > 0
+    assert deeper.flops_per_sequence(16) > model.flops_per_sequence(16)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [
+        ({"n_heads": 3}, "n_heads"),
+        ({"d_qk": 0}, "d_qk"),
+        ({"n_layers": -1}, "n_layers"),
+        ({"input_kind": "image"}, "input_kind"),
+        ({"readout_init": 0.0}, "readout_init"),
+        ({"d_model": 2.5}, "d_model"),
+    ],
+)
+def test_invalid_config_names_the_argument(overrides, name):
+    with pytest.raises(ValueError, match=name):
+        vector_config(**overrides)
+
+
+def test_invalid_ensemble_and_inputs():
+    with pytest.raises(ValueError, match="n_models"):
+        Transformer(vector_config(), n_models=0)
+    with pytest.raises(ValueError, match="seeds"):
+        Transformer(vector_config(), n_models=2, seeds=[1])
+    model = Transformer(vector_config(), n_models=2)
+    with pytest.raises(ValueError, match="n_models"):
+        model(torch.randn(3, 1, 4, 5))
+    with pytest.raises(ValueError, match="x must have shape"):
+        model(torch.randn(2, 1, 4, 6))
+    with pytest.raises(ValueError, match="d_in"):
+        onehot_config(d_out=12)
