@@ -1,0 +1,334 @@
+"""Data-diversity schedules: repetition that changes while a model learns (PAPER.md section 10).
+
+The paper's Discussion proposes to *lower* data diversity (raise repetition) while a learner
+sits on a plateau, and to raise it again once the transition has happened. A schedule is a
+callable with the contract shared by every trainer of the library::
+
+    schedule(step, history) -> {"p": 0.3}          # or {"B": 2}
+
+``step`` is the current training step (gradient-flow time for the reduced dynamics) and
+``history`` maps ``"steps"`` and the logged curves (``"test_loss"``, ``"train_loss"``,
+``"test_acc"``, ...) to the values evaluated so far. The returned dict holds task-field
+overrides, applied by the trainer with :func:`dataclasses.replace`.
+
+Three schedules:
+
+- :class:`ConstantSchedule`: the paper's setting, repetition fixed for the whole run.
+- :class:`SwitchSchedule`: repetition until a fixed step, then another value.
+- :class:`AdaptiveSchedule`: the paper's proposal as a controller. While the watched signal
+  is still near its initial value and has stopped moving, it raises repetition; once the
+  transition is detected it lowers repetition for good.
+
+:func:`scheduled_reduced_flow` integrates the 3-variable reduced dynamics of App. A.4 with a
+repetition probability ``p(t)`` chosen by any of these schedules.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .tasks.regression import check_sizes
+
+History = Mapping[str, Sequence[float]]
+Schedule = Callable[[float, History], dict[str, float]]
+
+FIELDS = ("p", "B")
+
+
+def _check_value(name: str, value: float, field_name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` when ``value`` is not a valid ``p`` or ``B``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    if field_name == "p" and not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1] for field 'p', got {value!r}.")
+    if field_name == "B" and value < 1:
+        raise ValueError(f"{name} must be at least 1 for field 'B', got {value!r}.")
+
+
+def _check_field(field_name: str) -> None:
+    if field_name not in FIELDS:
+        raise ValueError(f"field must be one of {FIELDS}, got {field_name!r}.")
+
+
+@dataclass
+class ConstantSchedule:
+    """Repetition ``value`` of task field ``field`` for the whole run (the paper's setting)."""
+
+    value: float
+    field: str = "p"
+
+    def __post_init__(self) -> None:
+        _check_field(self.field)
+        _check_value("value", self.value, self.field)
+
+    def __call__(self, step: float, history: History) -> dict[str, float]:
+        return {self.field: self.value}
+
+    @property
+    def label(self) -> str:
+        return f"constant {self.field} = {self.value:g}"
+
+
+@dataclass
+class SwitchSchedule:
+    """``before`` until ``switch_step`` (excluded), ``after`` from then on."""
+
+    before: float
+    after: float
+    switch_step: float
+    field: str = "p"
+
+    def __post_init__(self) -> None:
+        _check_field(self.field)
+        _check_value("before", self.before, self.field)
+        _check_value("after", self.after, self.field)
+        if not (math.isfinite(self.switch_step) and self.switch_step >= 0):
+            raise ValueError(f"switch_step must be finite and >= 0, got {self.switch_step!r}.")
+
+    def __call__(self, step: float, history: History) -> dict[str, float]:
+        return {self.field: self.before if step < self.switch_step else self.after}
+
+    @property
+    def label(self) -> str:
+        return f"{self.field} = {self.before:g} until {self.switch_step:g}, then {self.after:g}"
+
+
+@dataclass
+class AdaptiveSchedule:
+    """The Discussion's proposal as a controller: boost repetition on a plateau, drop it after.
+
+    The controller watches one logged curve, ``signal`` (a loss, or an accuracy with
+    ``maximize=True``), through its *remaining fraction* ``r``: ``value / initial`` for a
+    loss, ``(1 - value) / (1 - initial)`` for an accuracy, so ``r = 1`` at the start and
+    ``r -> 0`` once learned. It moves through three phases, deciding only at evaluations:
+
+    1. ``"watch"`` (repetition ``low``): the run is *stuck* when ``r > stuck_above`` and
+       ``r`` fell by less than ``flat_drop`` since the last evaluation at or before
+       ``step / 2`` (a flat slope per doubling of time, so the test works at any scale);
+       then the phase becomes ``"boost"``.
+    2. ``"boost"`` (repetition ``high``): kept until the transition is detected.
+    3. ``"done"`` (repetition ``low`` for good): entered as soon as ``r <= escaped_below``.
+
+    The object keeps its phase between calls; a history shorter than the one already seen
+    starts a new run (the state resets). ``events`` lists ``(step, phase)`` changes.
+    """
+
+    high: float
+    low: float = 0.0
+    field: str = "p"
+    signal: str = "test_loss"
+    maximize: bool = False
+    stuck_above: float = 0.8
+    flat_drop: float = 0.02
+    escaped_below: float = 0.5
+    min_evals: int = 3
+    phase: str = dataclass_field(default="watch", init=False)
+    events: list[tuple[float, str]] = dataclass_field(default_factory=list, init=False)
+    _n_seen: int = dataclass_field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_field(self.field)
+        _check_value("high", self.high, self.field)
+        _check_value("low", self.low, self.field)
+        if not 0.0 < self.escaped_below < self.stuck_above:
+            raise ValueError(
+                "escaped_below must satisfy 0 < escaped_below < stuck_above, got "
+                f"escaped_below={self.escaped_below!r}, stuck_above={self.stuck_above!r}."
+            )
+        if not self.flat_drop > 0:
+            raise ValueError(f"flat_drop must be positive, got {self.flat_drop!r}.")
+        if isinstance(self.min_evals, bool) or not isinstance(self.min_evals, int) or self.min_evals < 2:
+            raise ValueError(f"min_evals must be an integer >= 2, got {self.min_evals!r}.")
+
+    def reset(self) -> None:
+        """Forget the run seen so far (back to ``"watch"``)."""
+        self.phase, self.events, self._n_seen = "watch", [], 0
+
+    def remaining(self, history: History) -> np.ndarray:
+        """The remaining fraction ``r`` of the watched signal at every evaluation."""
+        if self.signal not in history:
+            raise ValueError(
+                f"signal {self.signal!r} is not in the history (keys: {sorted(history)})."
+            )
+        values = np.asarray(history[self.signal], dtype=float)
+        if self.maximize:
+            return (1.0 - values) / (1.0 - values[0])
+        return values / values[0]
+
+    def __call__(self, step: float, history: History) -> dict[str, float]:
+        n = len(history.get("steps", ()))
+        if n < self._n_seen:
+            self.reset()
+        if n > self._n_seen:
+            self._n_seen = n
+            self._update(history)
+        return {self.field: self.high if self.phase == "boost" else self.low}
+
+    def _update(self, history: History) -> None:
+        if self.phase == "done":
+            return
+        steps = [float(s) for s in history["steps"]]
+        r = self.remaining(history)
+        now = steps[-1]
+        if r[-1] <= self.escaped_below:
+            self.phase = "done"
+            self.events.append((now, "done"))
+            return
+        if self.phase == "watch" and len(steps) >= self.min_evals and r[-1] > self.stuck_above:
+            earlier = bisect.bisect_right(steps, now / 2) - 1
+            if 0 <= earlier < len(steps) - 1 and r[earlier] - r[-1] < self.flat_drop:
+                self.phase = "boost"
+                self.events.append((now, "boost"))
+
+    @property
+    def label(self) -> str:
+        return f"adaptive {self.field} in {{{self.low:g}, {self.high:g}}} ({self.signal})"
+
+
+SCHEDULES = {"constant": ConstantSchedule, "switch": SwitchSchedule, "adaptive": AdaptiveSchedule}
+
+
+def schedule_from_config(config: Mapping[str, object]) -> ConstantSchedule | SwitchSchedule | AdaptiveSchedule:
+    """Build a schedule from a JSON-able dict such as ``{"kind": "adaptive", "high": 0.5}``."""
+    spec = dict(config)
+    kind = spec.pop("kind", None)
+    if kind not in SCHEDULES:
+        raise ValueError(f"kind must be one of {sorted(SCHEDULES)}, got {kind!r}.")
+    return SCHEDULES[kind](**spec)
+
+
+def schedule_to_config(schedule: ConstantSchedule | SwitchSchedule | AdaptiveSchedule) -> dict:
+    """The JSON-able dict that :func:`schedule_from_config` turns back into ``schedule``."""
+    for kind, cls in SCHEDULES.items():
+        if type(schedule) is cls:
+            spec = {k: v for k, v in asdict(schedule).items() if k not in ("phase", "events", "_n_seen")}
+            return {"kind": kind, **spec}
+    raise ValueError(f"schedule must be one of {sorted(SCHEDULES)} schedules, got {schedule!r}.")
+
+
+# --- The reduced dynamics with a time-varying p (App. A.4, PAPER.md section 5) -------------
+
+
+def reduced_loss_p(w1, w, delta_a, T: int, d: int, p: float):
+    """Loss of the 3-variable reduction ``(w1, w, Delta_a)`` under repetition ``p``.
+
+    ``L = 1/2 [(1 - alpha)^2 (w^2 + w1^2) / (d (T - 1)) + s1 (alpha w1 - 1)^2
+    + s (alpha w - sqrt(d - 1))^2]`` with ``s1 = p + (1 - p)/d``, ``s = (1 - p)/d``;
+    ``p = 0`` gives the no-repetition test loss. Works on floats and numpy arrays.
+    """
+    alpha = 1.0 / ((T - 1) * np.exp(-delta_a) + 1.0)
+    s1, s = p + (1 - p) / d, (1 - p) / d
+    noise = (1 - alpha) ** 2 * (w**2 + w1**2) / (d * (T - 1))
+    return 0.5 * (noise + s1 * (alpha * w1 - 1) ** 2 + s * (alpha * w - math.sqrt(d - 1)) ** 2)
+
+
+def reduced_gradient_p(state: np.ndarray, T: int, d: int, p: float) -> np.ndarray:
+    """``(dL/dw1, dL/dw, dL/dDelta_a)`` of :func:`reduced_loss_p` at ``state = (w1, w, Delta_a)``."""
+    w1, w, delta_a = state
+    alpha = 1.0 / ((T - 1) * np.exp(-delta_a) + 1.0)
+    s1, s = p + (1 - p) / d, (1 - p) / d
+    noise = (1 - alpha) ** 2 / (d * (T - 1))
+    err1, err = alpha * w1 - 1.0, alpha * w - math.sqrt(d - 1)
+    g_w1 = noise * w1 + s1 * alpha * err1
+    g_w = noise * w + s * alpha * err
+    g_alpha = -(1 - alpha) * (w**2 + w1**2) / (d * (T - 1)) + s1 * w1 * err1 + s * w * err
+    return np.array([g_w1, g_w, g_alpha * alpha * (1 - alpha)])
+
+
+@dataclass(frozen=True)
+class ScheduledFlow:
+    """A trajectory of the 3-variable reduced flow under a repetition schedule.
+
+    Arrays are sampled at the evaluation times ``times`` (``times[0] = 0``); ``p[k]`` is the
+    repetition in force on ``(times[k], times[k + 1]]``, chosen at ``times[k]``.
+    """
+
+    T: int
+    d: int
+    times: np.ndarray
+    test_loss: np.ndarray
+    train_loss: np.ndarray
+    w1: np.ndarray
+    w: np.ndarray
+    delta_a: np.ndarray
+    alpha: np.ndarray
+    p: np.ndarray
+
+
+def evaluation_times(t_max: float, n_evals: int, t_first: float | None = None) -> np.ndarray:
+    """``0`` then ``n_evals`` geometrically spaced times from ``t_first`` (default ``t_max/1e4``) to ``t_max``."""
+    if not (math.isfinite(t_max) and t_max > 0):
+        raise ValueError(f"t_max must be positive and finite, got {t_max!r}.")
+    if n_evals < 2:
+        raise ValueError(f"n_evals must be at least 2, got {n_evals!r}.")
+    t_first = t_max * 1e-4 if t_first is None else t_first
+    if not 0 < t_first < t_max:
+        raise ValueError(f"t_first must satisfy 0 < t_first < t_max, got {t_first!r}.")
+    return np.concatenate([[0.0], np.geomspace(t_first, t_max, n_evals)])
+
+
+def scheduled_reduced_flow(
+    T: int,
+    d: int,
+    schedule: Schedule,
+    t_max: float,
+    n_evals: int = 300,
+    t_first: float | None = None,
+    rtol: float = 1e-8,
+) -> ScheduledFlow:
+    """Gradient flow of the 3-variable reduction (App. A.4) with ``p(t)`` set by ``schedule``.
+
+    Starts at ``w1 = w = Delta_a = 0``. At each evaluation time the schedule sees the history
+    so far (``"steps"``: times, ``"test_loss"``: loss at ``p = 0``, ``"train_loss"``: loss
+    under the ``p`` in force) and returns ``{"p": ...}``, held until the next evaluation, as a
+    trainer would do between evaluations. Integrated with scipy's RK45 between evaluations.
+    """
+    check_sizes(T, d)
+    if d < 2:
+        raise ValueError(f"d must be at least 2 for the 3-variable flow, got {d}.")
+    times = evaluation_times(t_max, n_evals, t_first)
+    state = np.zeros(3)
+    history: dict[str, list[float]] = {"steps": [], "test_loss": [], "train_loss": []}
+    rows, ps = [], []
+    p_now = 0.0
+    for k, t in enumerate(times):
+        if k > 0:
+            sol = solve_ivp(
+                lambda _t, y, p=p_now: -reduced_gradient_p(y, T, d, p),
+                (times[k - 1], t),
+                state,
+                rtol=rtol,
+                atol=1e-12,
+            )
+            state = sol.y[:, -1]
+        w1, w, delta_a = state
+        history["steps"].append(float(t))
+        history["test_loss"].append(float(reduced_loss_p(w1, w, delta_a, T, d, 0.0)))
+        history["train_loss"].append(float(reduced_loss_p(w1, w, delta_a, T, d, p_now)))
+        rows.append(state.copy())
+        overrides = schedule(float(t), history)
+        if set(overrides) - {"p"}:
+            raise ValueError(f"the reduced flow only schedules 'p', got overrides {overrides!r}.")
+        p_now = float(overrides.get("p", p_now))
+        _check_value("p", p_now, "p")
+        ps.append(p_now)
+    states = np.array(rows)
+    return ScheduledFlow(
+        T=T,
+        d=d,
+        times=times,
+        test_loss=np.array(history["test_loss"]),
+        train_loss=np.array(history["train_loss"]),
+        w1=states[:, 0],
+        w=states[:, 1],
+        delta_a=states[:, 2],
+        alpha=1.0 / ((T - 1) * np.exp(-states[:, 2]) + 1.0),
+        p=np.array(ps),
+    )
