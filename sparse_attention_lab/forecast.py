@@ -1,0 +1,162 @@
+"""Forecasting emergence: predict an expensive plateau from cheap ones (the paper's Section 1 question).
+
+The paper's power laws (App. D.2) are least-squares fits on logs,
+``log y = log C + sum_i a_i log x_i``. Fitted on cheap settings (small ``T``, ``d``, ``N_pairs``),
+the same regression gives a *prediction interval* for a setting not yet run: the band that a
+new measurement should fall in if the law keeps holding, from the scatter of the fit's
+residuals (which include seed-to-seed scatter when every seed is a row) and the leverage of
+the new point (how far outside the fitted grid it lies). Comparing it with the measurement
+says whether emergence was predictable, and where the extrapolation breaks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+def _as_positive(name: str, values: Sequence[float]) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-d sequence, got shape {array.shape}.")
+    if not np.all(np.isfinite(array)) or np.any(array <= 0):
+        raise ValueError(
+            f"{name} must be positive and finite (drop runs that never escaped before fitting), "
+            f"got {array.tolist()}."
+        )
+    return array
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A predicted plateau at ``setting``: median ``predicted`` and the band ``[low, high]``."""
+
+    setting: dict[str, float]
+    predicted: float
+    low: float
+    high: float
+    level: float
+    measured: float | None = None
+
+    def with_measurement(self, measured: float) -> Forecast:
+        """The same forecast, with the value measured afterwards."""
+        return Forecast(self.setting, self.predicted, self.low, self.high, self.level, float(measured))
+
+    @property
+    def ratio(self) -> float:
+        """``measured / predicted`` (``nan`` before the measurement)."""
+        return math.nan if self.measured is None else self.measured / self.predicted
+
+    @property
+    def covered(self) -> bool | None:
+        """Whether the measurement fell inside the band (``None`` before it is made)."""
+        return None if self.measured is None else bool(self.low <= self.measured <= self.high)
+
+
+@dataclass(frozen=True)
+class PowerLawPredictor:
+    """A least-squares power law on logs with its prediction intervals.
+
+    ``prefactor`` and ``exponents`` are the fitted ``C`` and ``a_i``; ``residual_std`` is the
+    standard deviation of the log residuals (with ``n - k`` degrees of freedom); ``grid`` the
+    distinct values of each feature the fit saw.
+    """
+
+    names: tuple[str, ...]
+    coefficients: np.ndarray
+    covariance_unscaled: np.ndarray
+    residual_std: float
+    n: int
+    r_squared: float
+    grid: dict[str, list[float]]
+
+    @property
+    def prefactor(self) -> float:
+        return float(math.exp(self.coefficients[0]))
+
+    @property
+    def exponents(self) -> dict[str, float]:
+        return {name: float(a) for name, a in zip(self.names, self.coefficients[1:], strict=True)}
+
+    def __str__(self) -> str:
+        terms = " ".join(f"{name}^{a:.2f}" for name, a in self.exponents.items())
+        return f"{self.prefactor:.3g} {terms} (R^2 = {self.r_squared:.3f}, n = {self.n})"
+
+    def forecast(self, level: float = 0.9, n_seeds: int = 1, **setting: float) -> Forecast:
+        """Median prediction at ``setting`` and the ``level`` prediction band.
+
+        The band is for the geometric mean of ``n_seeds`` new runs: in logs,
+        ``t_{n-k} * s * sqrt(x0^T (X^T X)^-1 x0 + 1/n_seeds)``.
+        """
+        if set(setting) != set(self.names):
+            raise ValueError(f"setting must give exactly {list(self.names)}, got {sorted(setting)}.")
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level!r}.")
+        if n_seeds < 1:
+            raise ValueError(f"n_seeds must be at least 1, got {n_seeds!r}.")
+        x0 = np.array([1.0] + [math.log(_as_positive(n, [setting[n]])[0]) for n in self.names])
+        centre = float(x0 @ self.coefficients)
+        dof = self.n - len(x0)
+        spread = self.residual_std * math.sqrt(x0 @ self.covariance_unscaled @ x0 + 1.0 / n_seeds)
+        half = float(stats.t.ppf(0.5 + level / 2, dof)) * spread
+        return Forecast(
+            setting={k: float(v) for k, v in setting.items()},
+            predicted=math.exp(centre),
+            low=math.exp(centre - half),
+            high=math.exp(centre + half),
+            level=level,
+        )
+
+
+def fit_predictor(y: Sequence[float], **features: Sequence[float]) -> PowerLawPredictor:
+    """Fit ``y = C prod_i x_i^a_i`` by least squares on logs (App. D.2), keeping what forecasts need.
+
+    Pass one row per run (several seeds of a setting as several rows) so that the residual
+    scatter includes the seed-to-seed scatter.
+    """
+    if not features:
+        raise ValueError("features must name at least one variable, e.g. T=[...], d=[...].")
+    log_y = np.log(_as_positive("y", y))
+    columns = [np.log(_as_positive(name, values)) for name, values in features.items()]
+    if any(c.size != log_y.size for c in columns):
+        raise ValueError(f"every feature must have {log_y.size} values, like y.")
+    X = np.column_stack([np.ones_like(log_y), *columns])
+    if log_y.size <= X.shape[1]:
+        raise ValueError(f"y needs more than {X.shape[1]} points to fit and estimate the scatter, got {log_y.size}.")
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise ValueError("features must vary independently over the fitted points (the design is singular).")
+    coefficients, *_ = np.linalg.lstsq(X, log_y, rcond=None)
+    residuals = log_y - X @ coefficients
+    dof = log_y.size - X.shape[1]
+    total = float(np.sum((log_y - log_y.mean()) ** 2))
+    return PowerLawPredictor(
+        names=tuple(features),
+        coefficients=coefficients,
+        covariance_unscaled=np.linalg.inv(X.T @ X),
+        residual_std=float(math.sqrt(np.sum(residuals**2) / dof)),
+        n=int(log_y.size),
+        r_squared=1.0 - float(np.sum(residuals**2)) / total if total > 0 else 1.0,
+        grid={name: sorted({float(v) for v in values}) for name, values in features.items()},
+    )
+
+
+def forecast_table(forecasts: Sequence[Forecast]) -> list[dict[str, object]]:
+    """Rows ``setting, predicted, band, measured, ratio, covered`` for a table in the book."""
+    rows = []
+    for f in forecasts:
+        rows.append(
+            {
+                **{k: (int(v) if float(v).is_integer() else v) for k, v in f.setting.items()},
+                "predicted": f.predicted,
+                f"{round(100 * f.level)}% band": f"[{f.low:.3g}, {f.high:.3g}]",
+                "measured": f.measured,
+                "measured / predicted": f.ratio,
+                "in band": f.covered,
+            }
+        )
+    return rows
+
