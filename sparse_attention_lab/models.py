@@ -36,8 +36,9 @@ class TransformerConfig:
     """Architecture of the Transformer (Table 1 of the paper; defaults: linear regression).
 
     ``d_qk`` is the query/key width *per head*; the value width per head is
-    ``d_model // n_heads``. ``readout_init`` scales the initial readout weights (a small
-    readout starts every member near the zero prediction, hence at the loss of about 1/2).
+    ``d_model // n_heads``. ``readout_init`` scales the initial readout weights: a small
+    readout starts every member near the zero prediction, hence near the plateau loss of
+    about 1/2, like ``W = 0`` in the toy model; zero is allowed.
     """
 
     d_in: int
@@ -53,7 +54,7 @@ class TransformerConfig:
     positional: bool = True
     causal: bool = False
     input_kind: str = "vector"
-    readout_init: float = 0.1
+    readout_init: float = 0.01
 
     def __post_init__(self) -> None:
         positive = ("d_in", "d_out", "n_layers", "n_heads", "d_model", "d_qk", "mlp_factor")
@@ -72,8 +73,8 @@ class TransformerConfig:
             raise ValueError(
                 f"for one-hot inputs d_in (vocabulary, {self.d_in}) must equal d_out ({self.d_out})."
             )
-        if not self.readout_init > 0:
-            raise ValueError(f"readout_init must be positive, got {self.readout_init!r}.")
+        if not self.readout_init >= 0:
+            raise ValueError(f"readout_init must be non-negative, got {self.readout_init!r}.")
 
     @property
     def d_value(self) -> int:

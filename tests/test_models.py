@@ -117,7 +117,7 @@ def test_flops_grow_with_length_and_layers():
         ({"d_qk": 0}, "d_qk"),
         ({"n_layers": -1}, "n_layers"),
         ({"input_kind": "image"}, "input_kind"),
-        ({"readout_init": 0.0}, "readout_init"),
+        ({"readout_init": -0.1}, "readout_init"),
         ({"d_model": 2.5}, "d_model"),
     ],
 )
