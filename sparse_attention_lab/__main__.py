@@ -1,0 +1,101 @@
+"""Command line of sparse-attention-lab.
+
+    python -m sparse_attention_lab list
+    python -m sparse_attention_lab sweep fig3 --profile laptop [--seeds 3] [--out FILE]
+        [--executor inline|process|submitit] [--workers N] [--max-steps N]
+        [--submitit-folder DIR] [--submitit-param KEY=VALUE ...]
+
+``sweep`` runs a named sweep (a grid of configs x seeds), appending each finished run to a
+JSON-lines file (default ``book/data/<name>_<profile>.jsonl``) with its provenance; running the
+same command again resumes it. See :mod:`sparse_attention_lab.sweeps` for the details.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .profiles import PROFILES
+from .sweeps import EXECUTORS, run_sweep, sweep_catalog
+
+
+def _key_value(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as JSON when it parses (numbers, booleans), else a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sparse_attention_lab",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="names of the sweeps that can be run")
+    sweep = commands.add_parser("sweep", help="run (or resume) a named sweep")
+    sweep.add_argument("name", help="sweep name (see `list`)")
+    sweep.add_argument("--profile", choices=list(PROFILES), default=None,
+                       help="compute profile (default: $SAL_PROFILE, else from the hardware)")
+    sweep.add_argument("--out", default=None,
+                       help="results file (default: book/data/<name>_<profile>.jsonl)")
+    sweep.add_argument("--seeds", type=int, default=None,
+                       help="seeds 0..N-1 per config (default: the experiment's, else 3)")
+    sweep.add_argument("--executor", choices=EXECUTORS, default="inline")
+    sweep.add_argument("--workers", type=int, default=None,
+                       help="jobs at once (default: 1 inline, one per core for process)")
+    sweep.add_argument("--max-steps", type=int, default=None,
+                       help="override every config's step cap (a short trial of a sweep)")
+    sweep.add_argument("--submitit-folder", default="submitit_logs",
+                       help="logs and pickles of submitit jobs (on a shared filesystem)")
+    sweep.add_argument("--submitit-param", type=_key_value, action="append", default=[],
+                       metavar="KEY=VALUE",
+                       help="submitit parameter, e.g. slurm_partition=gpu or timeout_min=120")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        catalog = sweep_catalog()
+        for name, module in sorted(catalog.sweeps.items()):
+            print(f"{name}\t{module}")
+        for module, reason in catalog.unavailable.items():
+            print(f"({module}: {reason})", file=sys.stderr)
+        return 0
+    catalog = sweep_catalog()
+    if args.name not in catalog.sweeps:
+        parser.error(f"unknown sweep {args.name!r}; {catalog.describe()}")
+    executor = args.executor
+    if executor == "submitit":
+        from .sweeps import make_executor
+
+        try:
+            executor = make_executor("submitit", args.workers, args.submitit_folder,
+                                     dict(args.submitit_param))
+        except ValueError as error:
+            parser.error(str(error))
+    try:
+        run_sweep(args.name, profile=args.profile, seeds=args.seeds, out=args.out,
+                  executor=executor, workers=args.workers, max_steps=args.max_steps,
+                  command=["python", "-m", "sparse_attention_lab", *argv])
+    except ValueError as error:
+        parser.error(str(error))
+    finally:
+        if not isinstance(executor, str):
+            executor.shutdown(wait=False, cancel_futures=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

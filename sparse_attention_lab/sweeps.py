@@ -1,0 +1,833 @@
+"""Sweeps: grids of training runs, written one finished run at a time, with provenance and resume.
+
+A sweep is a list of plain JSON-able config dicts crossed with a list of seeds. The unit of
+work is an experiment's ``run(config, seeds) -> list[dict]`` (one record per seed; the
+experiment may train the seeds together as one batched computation). Named sweeps (the grids
+behind Fig. 3 and Figs. 13-15 for regression, Figs. 4-5 for associative recall) come from the
+``SWEEPS`` tables of :mod:`sparse_attention_lab.experiments.regression` and
+:mod:`sparse_attention_lab.experiments.recall`::
+
+    python -m sparse_attention_lab list
+    python -m sparse_attention_lab sweep fig3 --profile laptop --seeds 3
+
+or, from Python (a notebook, say), ``records = run_sweep("fig3", profile="ci", seeds=2)``.
+
+**Results file.** JSON lines, by default ``book/data/<name>_<profile>.jsonl``. Each line is the
+experiment's record plus two fields: ``sweep`` (sweep name, the config as submitted and the
+seed: the resume key) and ``provenance`` (command line, git commit and whether the working tree
+had uncommitted changes, package, torch and Python versions, device, host and CPU, when the
+sweep started and the run finished, and the wall time of the job that trained the run together
+with the seeds it trained). Non-finite numbers (the loss of a diverged run) are written as
+``null``, so every line is strict JSON; a diverged run is a record like any other.
+
+**Crash safety.** Each line is written whole by one ``write`` on a file opened for appending,
+then flushed to disk (``fsync``), and the sweep holds an exclusive lock on the file (POSIX
+``flock``) so that two sweeps never write to it at once. A kill (even ``SIGKILL``) can at worst
+leave an incomplete last line: :func:`load_results` warns about it and skips it, and the next
+sweep on that file cuts it off before appending.
+
+**Resume.** A run is identified by the canonical JSON of its config (sorted keys) and its seed.
+Runs already in the results file are skipped, so running the same command again finishes an
+interrupted sweep without repeating or losing a finished run. Changing a config (for example
+``--max-steps``) makes new runs.
+
+**Estimate.** Before starting, the sweep prints how many runs are left, the sum of their step
+caps (the ``max_steps`` fields of the configs: an upper bound, since runs stop a margin after
+they escape the plateau) and a wall-time estimate from the speed recorded in the results file
+(training steps per second of wall time per worker, and the fraction of the step cap earlier
+runs used). With no earlier run in the file the estimate is printed after the first job
+finishes, measured on it.
+
+**Executors.** Jobs (one per config, training all its missing seeds) go through a
+:class:`concurrent.futures.Executor`; see :func:`make_executor`:
+
+- ``inline`` (default): in this process, one after the other.
+- ``process``: a :class:`~concurrent.futures.ProcessPoolExecutor` of ``workers`` processes
+  (started with ``spawn``), each limited to ``cpu_count // workers`` torch threads.
+- ``submitit``: a SLURM cluster through ``submitit.AutoExecutor`` (without SLURM, submitit runs
+  the jobs as local subprocesses). Cluster options go to ``update_parameters``, e.g.
+  ``--submitit-param slurm_partition=gpu --submitit-param gpus_per_node=1
+  --submitit-param timeout_min=120``; logs and pickles go to ``--submitit-folder``, which must be
+  on a filesystem the compute nodes share. This process collects the results and writes the file,
+  so keep it alive (e.g. in ``tmux``) until the sweep ends; if it dies, running it again resubmits
+  the unfinished runs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import datetime
+import json
+import math
+import multiprocessing
+import os
+import platform
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .profiles import SIZES, Profile, current_profile
+
+try:  # POSIX file locks; elsewhere a sweep runs without the guard against a second writer.
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+RunFunction = Callable[[dict, list[int]], list[dict]]
+
+SWEEP_MODULES = (
+    "sparse_attention_lab.experiments.regression",
+    "sparse_attention_lab.experiments.recall",
+)
+"""Modules whose ``SWEEPS`` table (name -> configs for a profile) and ``run`` make named sweeps."""
+
+EXECUTORS = ("inline", "process", "submitit")
+
+DEFAULT_SEEDS = 3
+"""Seeds per config when neither the caller nor ``profiles.SIZES[name]["seeds"]`` says (the
+paper used 5 for regression and 3 for associative recall)."""
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+# ----------------------------------------------------------------------------- named sweeps
+
+
+@dataclass(frozen=True)
+class SweepCatalog:
+    """The named sweeps that can be imported now, and the modules that could not be."""
+
+    sweeps: dict[str, str] = field(default_factory=dict)  # sweep name -> module name
+    unavailable: dict[str, str] = field(default_factory=dict)  # module name -> reason
+
+    def describe(self) -> str:
+        """Known names, and why any module is missing, in one message."""
+        names = ", ".join(sorted(self.sweeps)) or "none"
+        text = f"known sweeps: {names}"
+        for module, reason in self.unavailable.items():
+            text += f"; {module} unavailable ({reason})"
+        return text + "."
+
+
+def sweep_catalog(modules: Sequence[str] | None = None) -> SweepCatalog:
+    """Import each module of ``modules`` (default :data:`SWEEP_MODULES`) now, not when this
+    module is imported, and list the names in its ``SWEEPS``."""
+    catalog = SweepCatalog()
+    modules = SWEEP_MODULES if modules is None else modules
+    for module_name in modules:
+        try:
+            module = import_module(module_name)
+        except ImportError as error:
+            missing = isinstance(error, ModuleNotFoundError) and module_name.startswith(error.name or "?")
+            catalog.unavailable[module_name] = "not written yet" if missing else f"import failed: {error}"
+            continue
+        table = getattr(module, "SWEEPS", None)
+        if not isinstance(table, Mapping) or not callable(getattr(module, "run", None)):
+            catalog.unavailable[module_name] = "it defines no SWEEPS table and run function"
+            continue
+        for name in table:
+            if name in catalog.sweeps:
+                raise ValueError(
+                    f"sweep name {name!r} is defined by both {catalog.sweeps[name]} and {module_name}."
+                )
+            catalog.sweeps[name] = module_name
+    return catalog
+
+
+def named_sweep(name: str, profile: Profile) -> tuple[list[dict], RunFunction]:
+    """The configs of sweep ``name`` under ``profile`` and the ``run`` function that trains them."""
+    catalog = sweep_catalog()
+    if name not in catalog.sweeps:
+        raise ValueError(f"Unknown sweep {name!r}; {catalog.describe()}")
+    module = import_module(catalog.sweeps[name])
+    return list(module.SWEEPS[name](profile)), module.run
+
+
+def default_seeds(name: str, profile: Profile) -> int:
+    """Seeds per config: ``profiles.SIZES[name]["seeds"]`` when present, else :data:`DEFAULT_SEEDS`."""
+    if name in SIZES:
+        return int(profile.sizes(name).get("seeds", DEFAULT_SEEDS))
+    return DEFAULT_SEEDS
+
+
+def default_output(name: str, profile: Profile) -> Path:
+    """``book/data/<name>_<profile>.jsonl`` in a checkout of the repository, else in the cwd."""
+    filename = f"{name}_{profile.name}.jsonl"
+    book = REPOSITORY / "book"
+    return book / "data" / filename if book.is_dir() else Path(filename)
+
+
+# ----------------------------------------------------------------------------- configs and keys
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` with tuples as lists, numpy/torch scalars and arrays as Python numbers and
+    lists, and non-finite floats as ``None``, so that it dumps as strict JSON."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if hasattr(value, "tolist"):  # numpy or torch scalars and arrays
+        return _json_ready(value.tolist())
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """Canonical JSON of a config (sorted keys, no spaces): half of a run's resume key."""
+    return json.dumps(_json_ready(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _find_step_caps(config: Any) -> list[int]:
+    """Every ``max_steps`` value in a (nested) config."""
+    if isinstance(config, Mapping):
+        caps = [config["max_steps"]] if "max_steps" in config else []
+        for key, value in config.items():
+            if key != "max_steps":
+                caps += _find_step_caps(value)
+        return caps
+    if isinstance(config, list):
+        return [cap for item in config for cap in _find_step_caps(item)]
+    return []
+
+
+def step_cap(config: Mapping[str, Any]) -> int | None:
+    """The training-step cap of a config (its ``max_steps`` field, at any depth), or ``None``."""
+    caps = _find_step_caps(config)
+    return max(caps) if caps else None
+
+
+def with_step_cap(config: Any, max_steps: int) -> Any:
+    """A copy of ``config`` with every ``max_steps`` field set to ``max_steps``."""
+    if isinstance(config, Mapping):
+        return {
+            k: max_steps if k == "max_steps" else with_step_cap(v, max_steps) for k, v in config.items()
+        }
+    if isinstance(config, list):
+        return [with_step_cap(item, max_steps) for item in config]
+    return config
+
+
+def _check_seeds(seeds: int | Iterable[int]) -> list[int]:
+    if isinstance(seeds, bool):
+        raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds!r}.")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"seeds must be a positive number of seeds, got {seeds}.")
+        return list(range(seeds))
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds must not be empty.")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seeds must be non-negative integers, got {seed!r}.")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must not repeat, got {seeds}.")
+    return seeds
+
+
+def _check_configs(configs: Sequence[Any]) -> list[str]:
+    """Canonical keys of ``configs``; ``ValueError`` for a non-dict, non-JSON or repeated config."""
+    if not configs:
+        raise ValueError("configs must not be empty.")
+    keys: dict[str, int] = {}
+    for i, config in enumerate(configs):
+        if not isinstance(config, Mapping):
+            raise ValueError(f"configs[{i}] must be a dict, got {type(config).__name__}.")
+        try:
+            key = config_key(config)
+        except TypeError as error:
+            raise ValueError(f"configs[{i}] is not JSON-serialisable: {error}.") from None
+        if key in keys:
+            raise ValueError(f"configs[{i}] repeats configs[{keys[key]}].")
+        keys[key] = i
+    return list(keys)
+
+
+def _check_executor(kind: str, workers: int | None) -> None:
+    if kind not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}.")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}.")
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def _git_state() -> tuple[str | None, bool | None]:
+    """(commit, working tree has uncommitted changes to tracked files), or ``None``s outside git."""
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPOSITORY), *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return commit, dirty
+
+
+def _cpu_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def sweep_provenance(command: str) -> dict[str, Any]:
+    """What made a sweep, on the machine that launches it: command, git state, versions, start."""
+    commit, dirty = _git_state()
+    return {
+        "command": command,
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "package_version": __version__,
+        "python_version": platform.python_version(),
+        "sweep_started_at": _now(),
+    }
+
+
+def worker_provenance() -> dict[str, Any]:
+    """Where a job ran, measured on the worker itself (on a cluster, a compute node)."""
+    import torch
+
+    from .profiles import device_name
+
+    return {
+        "torch_version": torch.__version__,
+        "device": device_name(),
+        "hostname": socket.gethostname(),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def run_job(run: RunFunction, config: dict, seeds: list[int]) -> dict[str, Any]:
+    """Train ``seeds`` of ``config`` with ``run`` and time it; what an executor worker executes."""
+    start = time.perf_counter()
+    records = run(config, list(seeds))
+    return {
+        "records": records,
+        "wall_time_s": time.perf_counter() - start,
+        "finished_at": _now(),
+        "worker": worker_provenance(),
+    }
+
+
+# ----------------------------------------------------------------------------- results file
+
+
+def load_results(path: str | os.PathLike) -> list[dict]:
+    """The records of a JSON-lines results file, in file order ([] if it does not exist).
+
+    An incomplete last line (a write cut by a kill) is reported with a warning and skipped;
+    an invalid line anywhere else raises ``ValueError`` with its line number.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = path.read_bytes().split(b"\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # no newline after it: the last write never finished
+                warnings.warn(
+                    f"{path}: skipped an incomplete last line ({len(line)} bytes, "
+                    "probably a sweep killed while writing).",
+                    stacklevel=2,
+                )
+                break
+            raise ValueError(f"{path}, line {number}: not valid JSON ({error}).") from None
+    return records
+
+
+def run_key(record: Mapping[str, Any]) -> tuple[str, int] | None:
+    """The resume key (config key, seed) of a results-file record, or ``None`` if it has none."""
+    sweep = record.get("sweep")
+    source = sweep if isinstance(sweep, Mapping) else record
+    if not isinstance(source.get("config"), Mapping) or not isinstance(source.get("seed"), int):
+        return None
+    return config_key(source["config"]), source["seed"]
+
+
+class ResultsFile:
+    """A JSON-lines results file opened for appending, locked against a second writer."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(self._fd)
+                raise RuntimeError(f"another sweep is writing to {self.path}; wait for it.") from None
+        self._cut_incomplete_tail()
+
+    def _cut_incomplete_tail(self) -> None:
+        """Drop bytes after the last newline: the remains of a write cut by a kill."""
+        size = os.fstat(self._fd).st_size
+        if size == 0:
+            return
+        with open(self.path, "rb") as f:
+            data = f.read()
+        complete = data.rfind(b"\n") + 1
+        if complete < size:
+            warnings.warn(
+                f"{self.path}: removed an incomplete last line ({size - complete} bytes).",
+                stacklevel=3,
+            )
+            os.truncate(self.path, complete)
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write ``record`` as one complete line and flush it to disk."""
+        line = (json.dumps(_json_ready(record), allow_nan=False) + "\n").encode()
+        view = memoryview(line)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)  # also releases the lock
+
+    def __enter__(self) -> ResultsFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ----------------------------------------------------------------------------- executors
+
+
+class InlineExecutor(cf.Executor):
+    """Runs each job at submission, in this process: the default, and the easiest to debug."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:
+            future.set_exception(error)
+        return future
+
+
+class SubmititExecutor(cf.Executor):
+    """A ``concurrent.futures`` face for a submitit executor (``AutoExecutor`` on SLURM,
+    ``LocalExecutor``, ``DebugExecutor``): a thread polls the jobs and completes their futures."""
+
+    def __init__(self, executor: Any, poll_interval_s: float = 1.0):
+        self.executor = executor
+        self.poll_interval_s = poll_interval_s
+        self._jobs: list[tuple[Any, cf.Future]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="submitit-watcher", daemon=True)
+        self._watcher.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        job = self.executor.submit(fn, *args, **kwargs)
+        future: cf.Future = cf.Future()
+        future.set_running_or_notify_cancel()
+        future.job_id = job.job_id  # shown when the job fails
+        with self._lock:
+            self._jobs.append((job, future))
+        return future
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                jobs = list(self._jobs)
+            for job, future in jobs:
+                if not job.done():
+                    continue
+                try:
+                    future.set_result(job.result())
+                except Exception as error:
+                    future.set_exception(error)
+                with self._lock:
+                    self._jobs.remove((job, future))
+            self._stop.wait(self.poll_interval_s)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            with self._lock:
+                for job, _ in self._jobs:
+                    job.cancel(check=False)
+        while wait and not cancel_futures and self._jobs:
+            time.sleep(self.poll_interval_s)
+        self._stop.set()
+
+
+def _limit_torch_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def make_executor(
+    kind: str = "inline",
+    workers: int | None = None,
+    submitit_folder: str | os.PathLike = "submitit_logs",
+    submitit_parameters: Mapping[str, Any] | None = None,
+) -> cf.Executor:
+    """An executor of kind ``inline``, ``process`` or ``submitit`` (see the module docstring).
+
+    ``workers`` is the number of processes for ``process`` (default: one per CPU core);
+    ``submitit_parameters`` go to ``AutoExecutor.update_parameters``.
+    """
+    _check_executor(kind, workers)
+    if kind == "inline":
+        return InlineExecutor()
+    if kind == "process":
+        workers = workers or os.cpu_count() or 1
+        return cf.ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_limit_torch_threads,
+            initargs=(max(1, (os.cpu_count() or 1) // workers),),
+        )
+    import submitit
+
+    auto = submitit.AutoExecutor(folder=submitit_folder)
+    auto.update_parameters(**dict(submitit_parameters or {}))
+    return SubmititExecutor(auto)
+
+
+# ----------------------------------------------------------------------------- estimate
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Training speed seen in finished runs: steps per second per worker, share of cap used."""
+
+    steps_per_s: float
+    cap_fraction: float | None
+    runs: int
+
+
+def _steps_trained(record: Mapping[str, Any]) -> int | None:
+    steps = record.get("steps")
+    if isinstance(steps, list) and steps:
+        steps = steps[-1]
+    return steps if isinstance(steps, (int, float)) and not isinstance(steps, bool) else None
+
+
+def recorded_speed(records: Iterable[Mapping[str, Any]]) -> Speed | None:
+    """Speed from records written by sweeps: steps trained over each run's share of its job's
+    wall time (a job trains several seeds at once), and the fraction of the step cap used."""
+    steps = seconds = capped_steps = caps = 0.0
+    runs = 0
+    for record in records:
+        provenance, trained = record.get("provenance"), _steps_trained(record)
+        if not isinstance(provenance, Mapping) or trained is None:
+            continue
+        wall, seeds = provenance.get("job_wall_time_s"), provenance.get("job_seeds")
+        if not isinstance(wall, (int, float)) or not isinstance(seeds, list) or not seeds:
+            continue
+        steps, seconds, runs = steps + trained, seconds + wall / len(seeds), runs + 1
+        cap = step_cap((record.get("sweep") or {}).get("config") or record.get("config") or {})
+        if cap:
+            capped_steps, caps = capped_steps + trained, caps + cap
+    if runs == 0 or seconds <= 0 or steps <= 0:
+        return None
+    return Speed(steps / seconds, capped_steps / caps if caps else None, runs)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def describe_estimate(step_caps: Sequence[int | None], speed: Speed | None, parallel: int) -> str:
+    """The steps and wall time ahead for runs with these step caps, at ``speed`` with
+    ``parallel`` jobs at a time."""
+    if not step_caps:
+        return "Nothing left to run."
+    known = [cap for cap in step_caps if cap is not None]
+    if not known:
+        return "The configs have no max_steps field: no step or time estimate."
+    total = sum(known)
+    text = f"Step caps add up to {total:,} training steps (runs stop earlier once they escape)"
+    if len(known) < len(step_caps):
+        text += f"; {len(step_caps) - len(known)} runs have no cap and are not counted"
+    if speed is None:
+        return text + "."
+    expected = total * (speed.cap_fraction or 1.0)
+    seconds_per_step = 1 / (speed.steps_per_s * parallel)
+    text += f". At {speed.steps_per_s:.1f} steps/s per worker (from {speed.runs} finished runs"
+    if speed.cap_fraction:
+        text += f", which used {speed.cap_fraction:.0%} of their cap on average"
+    return text + (
+        f"): expect about {expected:,.0f} steps, {_duration(expected * seconds_per_step)} of wall "
+        f"time, at most {_duration(total * seconds_per_step)}."
+    )
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+@dataclass
+class _Job:
+    config: dict
+    key: str
+    seeds: list[int]
+
+
+def _pending_jobs(configs: list[dict], keys: list[str], seeds: list[int], done: set) -> list[_Job]:
+    jobs = []
+    for config, key in zip(configs, keys, strict=True):
+        missing = [seed for seed in seeds if (key, seed) not in done]
+        if missing:
+            jobs.append(_Job(config, key, missing))
+    return jobs
+
+
+def _records_by_seed(job: _Job, records: Any) -> dict[int, dict]:
+    """Match a job's returned records to its seeds (by their ``seed`` field, else in order)."""
+    if not isinstance(records, list) or len(records) != len(job.seeds):
+        count = len(records) if isinstance(records, list) else type(records).__name__
+        raise RuntimeError(f"run returned {count} records for the {len(job.seeds)} seeds {job.seeds}.")
+    if all(isinstance(r, Mapping) and "seed" in r for r in records):
+        matched = {r["seed"]: dict(r) for r in records}
+        if sorted(matched) != sorted(job.seeds):
+            raise RuntimeError(f"run returned seeds {sorted(matched)}, expected {job.seeds}.")
+        return matched
+    return {seed: dict(r) for seed, r in zip(job.seeds, records, strict=True)}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A sweep's inputs after validation."""
+
+    name: str | None
+    configs: list[dict]
+    keys: list[str]
+    run: RunFunction
+    seeds: list[int]
+    out: Path
+
+
+def _plan(
+    name_or_configs: str | Sequence[dict],
+    run: RunFunction | None,
+    profile: Profile,
+    seeds: int | Sequence[int] | None,
+    out: str | os.PathLike | None,
+    max_steps: int | None,
+) -> _Plan:
+    if isinstance(name_or_configs, str):
+        name = name_or_configs
+        configs, sweep_run = named_sweep(name, profile)
+        run = run or sweep_run
+        out = default_output(name, profile) if out is None else out
+        seeds = default_seeds(name, profile) if seeds is None else seeds
+    else:
+        name, configs = None, list(name_or_configs)
+        if run is None or out is None:
+            raise ValueError("run and out are required when name_or_configs is a list of configs.")
+        seeds = DEFAULT_SEEDS if seeds is None else seeds
+    if not callable(run):
+        raise ValueError(f"run must be callable, got {run!r}.")
+    seeds = _check_seeds(seeds)
+    keys = _check_configs(configs)
+    if max_steps is not None:
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}.")
+        if any(step_cap(c) is None for c in configs):
+            raise ValueError("max_steps was given but some configs have no max_steps field to cap.")
+        configs = [with_step_cap(c, max_steps) for c in configs]
+        keys = _check_configs(configs)
+    return _Plan(name, configs, keys, run, seeds, Path(out))
+
+
+def _python_call(plan: _Plan, profile: Profile, max_steps: int | None) -> str:
+    """How a sweep started from Python is recorded as its command."""
+    what = repr(plan.name) if plan.name else f"<{len(plan.configs)} configs>"
+    caller = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    return f"{caller}: run_sweep({what}, profile={profile.name!r}, seeds={plan.seeds}, max_steps={max_steps})"
+
+
+def run_sweep(
+    name_or_configs: str | Sequence[dict],
+    run: RunFunction | None = None,
+    profile: str | Profile | None = None,
+    seeds: int | Sequence[int] | None = None,
+    out: str | os.PathLike | None = None,
+    executor: str | cf.Executor | None = None,
+    workers: int | None = None,
+    max_steps: int | None = None,
+    progress: bool = True,
+    command: str | Sequence[str] | None = None,
+) -> list[dict]:
+    """Run every (config, seed) of a sweep not yet in ``out``; return all its records.
+
+    ``name_or_configs`` is a named sweep (configs from the experiments' ``SWEEPS`` for
+    ``profile``, trained by their ``run``) or a list of config dicts (then ``run`` and ``out``
+    are required). ``seeds`` is a count (seeds ``0..n-1``) or a list. ``executor`` is
+    ``"inline"`` (default), ``"process"``, ``"submitit"`` or any ``concurrent.futures.Executor``;
+    at most ``workers`` jobs are in flight (default: 1 inline, one per CPU core for process,
+    all of them otherwise). ``max_steps`` overrides the configs' step caps. ``command`` is the
+    command line recorded in the provenance (default: a description of this call). Records come
+    back in config-then-seed order. A job that raises is reported and the sweep goes on; a
+    ``RuntimeError`` at the end lists the failed jobs (their runs are missing from the file, and
+    the next sweep retries them).
+    """
+    profile = profile if isinstance(profile, Profile) else current_profile(profile)
+    plan = _plan(name_or_configs, run, profile, seeds, out, max_steps)
+    kind = executor if isinstance(executor, cf.Executor) else executor or "inline"
+    if isinstance(kind, str):
+        _check_executor(kind, workers)
+        if workers is None and kind != "submitit":
+            workers = 1 if kind == "inline" else os.cpu_count() or 1
+
+    with ResultsFile(plan.out) as results:
+        earlier = {run_key(r): r for r in load_results(plan.out)}
+        earlier.pop(None, None)
+        jobs = _pending_jobs(plan.configs, plan.keys, plan.seeds, set(earlier))
+        parallel = min(workers or len(jobs), len(jobs)) or 1
+        runs_left = sum(len(job.seeds) for job in jobs)
+        label = f"Sweep {plan.name!r}" if plan.name else "Sweep"
+        print(
+            f"{label} (profile {profile.name}): {len(plan.configs)} configs x {len(plan.seeds)} "
+            f"seeds; {len(plan.keys) * len(plan.seeds) - runs_left} runs already in {plan.out}, "
+            f"{runs_left} to run as {len(jobs)} jobs, {parallel} at a time."
+        )
+        caps = [step_cap(job.config) for job in jobs for _ in job.seeds]
+        speed = recorded_speed(earlier.values())
+        estimate = describe_estimate(caps, speed, parallel)
+        if speed is None and caps and any(cap is not None for cap in caps):
+            estimate += f" No speed recorded in {plan.out} yet: an estimate follows the first job."
+        print(estimate)
+        if not jobs:
+            return [earlier[key, seed] for key in plan.keys for seed in plan.seeds]
+
+        if command is None:
+            command = _python_call(plan, profile, max_steps)
+        elif not isinstance(command, str):
+            command = shlex.join(command)
+        provenance = sweep_provenance(command)
+        pool = make_executor(kind, workers) if isinstance(kind, str) else kind
+        new: dict[tuple[str, int], dict] = {}
+        failures: list[tuple[_Job, BaseException]] = []
+        completed = False
+        try:
+            for job, outcome in _execute(pool, plan.run, jobs, workers, progress):
+                try:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    matched = _records_by_seed(job, outcome["records"])
+                except Exception as error:
+                    failures.append((job, error))
+                    print(f"Job {job.config} seeds {job.seeds} failed: {error!r}", file=sys.stderr)
+                    continue
+                for seed in job.seeds:
+                    record = _with_provenance(matched[seed], plan.name, job, seed, provenance, outcome)
+                    results.append(record)
+                    new[job.key, seed] = record
+                if speed is None and len(new) < runs_left:
+                    speed = recorded_speed(new.values())
+                    if speed is not None:
+                        rest = [step_cap(j.config) for j in jobs for s in j.seeds if (j.key, s) not in new]
+                        print("Measured on the first job. " + describe_estimate(rest, speed, parallel))
+            completed = True
+        finally:
+            if pool is not executor:
+                pool.shutdown(wait=completed, cancel_futures=True)
+
+    if failures:
+        lines = "\n".join(f"  {job.config} seeds {job.seeds}: {error!r}" for job, error in failures)
+        raise RuntimeError(f"{len(failures)} of {len(jobs)} jobs failed (finished runs are saved):\n{lines}")
+    everything = {**earlier, **new}
+    return [everything[key, seed] for key in plan.keys for seed in plan.seeds]
+
+
+def _with_provenance(
+    record: dict, name: str | None, job: _Job, seed: int, provenance: dict, outcome: dict
+) -> dict:
+    """A run's record with its resume key (``sweep``) and how it was made (``provenance``),
+    as it is written to the results file (strict JSON: non-finite numbers become ``None``)."""
+    record["sweep"] = {"name": name, "config": job.config, "seed": seed}
+    record["provenance"] = {
+        **provenance,
+        **outcome["worker"],
+        "finished_at": outcome["finished_at"],
+        "job_wall_time_s": round(outcome["wall_time_s"], 3),
+        "job_seeds": job.seeds,
+    }
+    return _json_ready(record)
+
+
+def _execute(
+    pool: cf.Executor, run: RunFunction, jobs: list[_Job], in_flight: int | None, progress: bool
+) -> Iterator[tuple[_Job, Any]]:
+    """Submit ``jobs`` keeping at most ``in_flight`` running; yield (job, result or exception)
+    as each finishes, with a progress bar counting runs."""
+    from tqdm.auto import tqdm
+
+    queue = iter(jobs)
+    running: dict[cf.Future, _Job] = {}
+    limit = in_flight or len(jobs)
+    with tqdm(total=sum(len(j.seeds) for j in jobs), unit="run", disable=not progress) as bar:
+        while True:
+            for job in queue:
+                running[pool.submit(run_job, run, job.config, job.seeds)] = job
+                if len(running) >= limit:
+                    break
+            if not running:
+                return
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                job = running.pop(future)
+                error = future.exception()
+                bar.update(len(job.seeds))
+                yield job, error if error is not None else future.result()
+
+
+def sweep_names() -> list[str]:
+    """Names of the sweeps that can be run now (for ``python -m sparse_attention_lab list``)."""
+    return sorted(sweep_catalog().sweeps)
+
+
+__all__ = [
+    "EXECUTORS",
+    "InlineExecutor",
+    "ResultsFile",
+    "SubmititExecutor",
+    "config_key",
+    "load_results",
+    "make_executor",
+    "run_sweep",
+    "sweep_catalog",
+    "sweep_names",
+]

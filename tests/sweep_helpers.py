@@ -1,0 +1,59 @@
+"""Cheap stand-ins for an experiment's ``run(config, seeds)``, importable by worker processes.
+
+Records follow the trainer's record format closely enough for the sweep machinery: a config,
+a seed, evaluation steps, a test-loss curve, an escape step and a divergence flag. Every number
+is a function of the config and the seed, so any executor must return the same records.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+
+def fake_run(config: dict, seeds: list[int]) -> list[dict]:
+    """One record per seed after sleeping ``config["sleep"]`` seconds (default 0).
+
+    ``config["diverge"]`` makes the loss non-finite, like a diverged training run.
+    """
+    time.sleep(config.get("sleep", 0.0))
+    records = []
+    for seed in seeds:
+        steps = config.get("max_steps", 100)
+        escape = steps * config.get("T", 1) / (config.get("T", 1) + seed + 1)
+        final = math.nan if config.get("diverge") else 0.1 / (seed + 1)
+        records.append(
+            {
+                "config": config,
+                "seed": seed,
+                "steps": [0, steps // 2, steps],
+                "test_loss": [0.5, 0.3, final],
+                "escape_step": None if config.get("diverge") else escape,
+                "escaped": not config.get("diverge"),
+                "diverged": bool(config.get("diverge")),
+                "wall_time_s": config.get("sleep", 0.0),
+            }
+        )
+    return records
+
+
+def failing_run(config: dict, seeds: list[int]) -> list[dict]:
+    """Like :func:`fake_run`, but raises for configs with ``config["fail"]`` set."""
+    if config.get("fail"):
+        raise RuntimeError(f"failing on purpose for T={config.get('T')}")
+    return fake_run(config, seeds)
+
+
+def fake_sweep(profile) -> list[dict]:
+    """Three quick configs, with a step cap that depends on the profile."""
+    cap = 50 if profile.name == "ci" else 100
+    return [{"T": T, "max_steps": cap} for T in (2, 4, 8)]
+
+
+def slow_sweep(profile) -> list[dict]:
+    """Six configs of half a second each: long enough to kill a sweep in the middle."""
+    return [{"T": T, "max_steps": 100, "sleep": 0.5} for T in (2, 4, 8, 16, 32, 64)]
+
+
+SWEEPS = {"fake": fake_sweep, "slow": slow_sweep}
+run = fake_run
