@@ -1,5 +1,6 @@
 """Data for the two tasks of the paper: single-location regression and associative recall."""
 
+from .recall import AssociativeRecall, query_slots
 from .regression import SingleLocationRegression, check_sizes, teacher_matrix
 
-__all__ = ["SingleLocationRegression", "check_sizes", "teacher_matrix"]
+__all__ = ["AssociativeRecall", "SingleLocationRegression", "check_sizes", "query_slots", "teacher_matrix"]
