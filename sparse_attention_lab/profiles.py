@@ -98,4 +98,50 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "ci": {"T": [4, 8, 16, 32, 64, 128, 256, 512, 1024], "d": 16, "samples": 4096},
         "laptop": {"T": [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], "d": 32, "samples": 8192},
     },
+    # Chapter 3: Transformers on single-location regression. Model and training per profile
+    # (paper: Table 1 and App. B), then one grid per sweep of experiments/regression.py.
+    "regression_transformer": {
+        "ci": {"n_layers": 2, "n_heads": 2, "d_model": 32, "d_qk": 16, "lr": 3e-4,
+               "max_steps": 4000, "eval_every": 25, "eval_size": 256},
+        "laptop": {"n_layers": 2, "n_heads": 2, "d_model": 32, "d_qk": 16, "lr": 3e-4,
+                   "max_steps": 8000, "eval_every": 25, "eval_size": 256},
+        "gpu": {"n_layers": 2, "n_heads": 4, "d_model": 128, "d_qk": 32, "lr": 1e-4,
+                "max_steps": 20000, "eval_every": 50, "eval_size": 512},
+        "paper": {"n_layers": 2, "n_heads": 4, "d_model": 256, "d_qk": 64, "lr": 1e-4,
+                  "max_steps": 50000, "eval_every": 100, "eval_size": 512},
+    },
+    "fig3": {
+        "ci": {"T": [16, 32, 64], "d": [4, 8, 16], "seeds": 2},
+        "laptop": {"T": [16, 32, 64, 128], "d": [4, 8, 16, 32], "seeds": 3},
+        "gpu": {"T": [32, 64, 128, 256], "d": [8, 16, 32, 64], "seeds": 3},
+        "paper": {"T": [64, 128, 256], "d": [8, 16, 32, 64], "seeds": 5},
+    },
+    "fig3_B": {
+        "ci": {"T": 64, "B": [1, 2, 4], "d": [4, 8, 16], "seeds": 2},
+        "laptop": {"T": 128, "B": [1, 2, 4, 8], "d": [4, 8, 16, 32], "seeds": 3},
+        "gpu": {"T": 256, "B": [1, 2, 4, 8], "d": [8, 16, 32, 64], "seeds": 3},
+        "paper": {"T": 256, "B": [1, 2, 4, 8], "d": [8, 16, 32, 64], "seeds": 5},
+    },
+    "fig3_p": {
+        "ci": {"T": 64, "p": [0.0, 0.25, 0.5], "d": [4, 8, 16], "seeds": 2},
+        "laptop": {"T": 128, "p": [0.0, 0.1, 0.3, 0.5], "d": [4, 8, 16, 32], "seeds": 3},
+        "gpu": {"T": 256, "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "seeds": 3},
+        "paper": {"T": 256, "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "seeds": 5},
+    },
+    "fig13": {
+        "laptop": {"T": [16, 64], "d": [4, 16], "layers_heads": [[1, 2], [2, 1], [2, 2], [2, 4], [3, 2]],
+                   "seeds": 2},
+        "paper": {"T": [64, 256], "d": [8, 32], "layers_heads": [[1, 4], [2, 1], [2, 4], [2, 8], [4, 4]],
+                  "seeds": 5},
+    },
+    "fig14": {
+        "laptop": {"T": [16, 64], "d": [4, 16], "seeds": 2},
+        "paper": {"T": [64, 256], "d": [8, 32], "seeds": 5},
+    },
+    "fig15": {
+        "laptop": {"T": [16, 64], "d": [4, 16], "lr": {"adam": 3e-4, "sgd": 0.03},
+                   "max_steps": {"adam": 4000, "sgd": 8000}, "seeds": 2},
+        "paper": {"T": [64, 256], "d": [8, 32], "lr": {"adam": 1e-4, "sgd": 5e-3},
+                  "max_steps": {"adam": 50000, "sgd": 50000}, "seeds": 5},
+    },
 }

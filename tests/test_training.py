@@ -1,0 +1,140 @@
+"""The trainer: batched seeds equal separate runs, plateau detection, divergence, schedules, errors."""
+
+import json
+import math
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from sparse_attention_lab.models import TransformerConfig
+from sparse_attention_lab.tasks import SingleLocationRegression
+from sparse_attention_lab.training import TrainConfig, escape_step, train
+
+TASK = SingleLocationRegression(T=8, d=4)
+MODEL = TransformerConfig(d_in=TASK.input_dim, d_out=4, n_layers=1, n_heads=2, d_model=16, d_qk=8, mlp_factor=2)
+QUICK = TrainConfig(lr=1e-3, max_steps=30, eval_every=10, eval_size=64, stop_margin=None, progress=False)
+
+
+def test_batched_seeds_equal_separate_runs():
+    together = train(TASK, MODEL, QUICK, seeds=[3, 5])
+    alone = train(TASK, MODEL, QUICK, seeds=[5])
+    assert together[1]["seed"] == alone[0]["seed"] == 5
+    assert together[1]["steps"] == alone[0]["steps"] == [0, 10, 20, 30]
+    for curve in ("test_loss", "train_loss"):
+        assert together[1][curve] == pytest.approx(alone[0][curve], rel=1e-4)
+    assert together[0]["test_loss"][-1] != pytest.approx(together[1]["test_loss"][-1], rel=1e-4)
+
+
+def test_record_is_json_serialisable_and_starts_near_half():
+    (record,) = train(TASK, MODEL, QUICK, seeds=[0])
+    json.dumps(record)
+    assert record["config"]["train"]["lr"] == QUICK.lr
+    assert 0.2 < record["test_loss"][0] < 1.0
+    assert record["escaped"] is False and record["escape_step"] is None
+
+
+def test_escape_is_interpolated_between_evaluations():
+    record = {"steps": [0, 100, 200, 300], "test_loss": [0.5, 0.45, 0.15, 0.05]}
+    # 0.2 x 0.5 = 0.1 is crossed halfway between steps 200 and 300
+    assert escape_step(record, fraction=0.2) == pytest.approx(250.0)
+    assert escape_step(record, fraction=0.8) == pytest.approx(100 + 100 * 0.05 / 0.30)
+    assert escape_step({"steps": [0, 1], "test_loss": [0.5, 0.4]}, fraction=0.2) is None
+    accuracy = {"steps": [0, 10, 20], "test_acc": [0.0, 0.02, 0.10]}
+    assert escape_step(accuracy, accuracy=0.06) == pytest.approx(15.0)
+    with pytest.raises(ValueError, match="exactly one"):
+        escape_step(record)
+
+
+def test_training_escapes_and_stops_a_margin_later():
+    task = SingleLocationRegression(T=4, d=2)
+    model = TransformerConfig(d_in=task.input_dim, d_out=2, n_layers=1, n_heads=1, d_model=16, d_qk=8)
+    config = TrainConfig(lr=3e-3, max_steps=3000, eval_every=10, eval_size=128, stop_margin=0.5, progress=False)
+    (record,) = train(task, model, config, seeds=[1])
+    assert record["escaped"]
+    assert record["test_loss"][-1] < 0.2 * record["test_loss"][0]
+    assert record["steps"][-1] < config.max_steps
+    assert 1.5 * record["escape_step"] <= record["steps"][-1] <= 1.5 * record["escape_step"] + config.eval_every
+
+
+def test_divergence_is_recorded_not_raised():
+    config = TrainConfig(optimizer="sgd", lr=1e12, max_steps=20, eval_every=5, eval_size=32, progress=False)
+    (record,) = train(TASK, MODEL, config, seeds=[0])
+    assert record["diverged"] is True
+    assert record["escaped"] is False
+    assert all(math.isfinite(v) for v in record["test_loss"])
+
+
+def test_schedule_overrides_the_task_per_model_and_callback_stops():
+    calls = []
+
+    class SwitchAtTen:
+        def __init__(self):
+            self.seen = 0  # state: each model must get its own copy
+
+        def __call__(self, step, history):
+            self.seen += 1
+            assert len(history["steps"]) == self.seen
+            return {"p": 0.5} if step >= 10 else {"p": 0.0}
+
+    def stop_at_twenty(step, records):
+        calls.append(step)
+        return step >= 20
+
+    records = train(TASK, MODEL, QUICK, seeds=[0, 1], schedule=SwitchAtTen(), callback=stop_at_twenty)
+    assert calls == [0, 10, 20]
+    for record in records:
+        assert record["task_changes"] == [[10, {"p": 0.5}]]
+        assert record["steps"] == [0, 10, 20]
+
+
+def test_probe_values_are_logged_per_model():
+    def mean_readout(model, step):
+        return {"readout_norm": model.readout.weight.norm(dim=(1, 2)), "step": torch.full((model.n_models,), step)}
+
+    records = train(TASK, MODEL, QUICK, seeds=[0, 1], probe=mean_readout)
+    assert records[0]["probes"]["step"] == [0, 10, 20, 30]
+    assert records[0]["probes"]["readout_norm"] != records[1]["probes"]["readout_norm"]
+
+
+@dataclass(frozen=True)
+class CopyFirstToken:
+    """A one-hot task: predict the first token of a random sequence."""
+
+    vocab: int = 5
+    T: int = 4
+
+    def sample(self, batch_size, generator=None):
+        x = torch.randint(0, self.vocab, (batch_size, self.T), generator=generator)
+        return x, x[:, 0]
+
+    def test_task(self):
+        return self
+
+
+def test_cross_entropy_objective_reaches_accuracy_level():
+    task = CopyFirstToken()
+    model = TransformerConfig(d_in=5, d_out=5, input_kind="onehot", n_layers=1, n_heads=1, d_model=16, d_qk=8)
+    config = TrainConfig(lr=1e-2, max_steps=400, eval_every=10, eval_size=128, objective="ce",
+                         escape_accuracy=0.9, stop_margin=0.0, progress=False)
+    (record,) = train(task, model, config, seeds=[0])
+    assert record["test_acc"][0] < 0.5
+    assert record["escaped"] and record["test_acc"][-1] >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [({"lr": -1e-3}, "lr"), ({"optimizer": "adamw"}, "optimizer"), ({"objective": "l1"}, "objective"),
+     ({"max_steps": 0}, "max_steps"), ({"escape_fraction": 1.5}, "escape_fraction"),
+     ({"escape_accuracy": 0.05}, "escape_accuracy")],
+)
+def test_invalid_train_config_raises_before_training(overrides, name):
+    with pytest.raises(ValueError, match=name):
+        TrainConfig(**overrides)
+
+
+def test_invalid_seeds_raise():
+    with pytest.raises(ValueError, match="seeds"):
+        train(TASK, MODEL, QUICK, seeds=[])
+    with pytest.raises(ValueError, match="seeds"):
+        train(TASK, MODEL, QUICK, seeds=[1, 1])
