@@ -1,0 +1,215 @@
+"""Plateau measurement on learning curves and power-law fits on logs (App. D.1, D.2).
+
+Three functions, used by every chapter:
+
+- :func:`first_crossing`: the (linearly interpolated) time at which a sampled curve first
+  reaches a level. Returns ``math.inf`` when it never does, so callers can test
+  ``math.isfinite`` and never meet ``None`` or ``nan``.
+- :func:`plateau_time`: the paper's plateau length, the first time the loss falls to
+  ``fraction`` (0.2 in the paper) of its initial value. Works for training steps and for
+  gradient-flow time alike.
+- :func:`fit_power_law`: least squares of ``log y`` on the logs of named features,
+  ``y = C * prod_k x_k^{e_k}``, with optional fixed exponents and tied exponents. Returns a
+  :class:`PowerLawFit` that prints like the paper's captions::
+
+      >>> fit = fit_power_law(times, T=T, B=B, d=d)
+      >>> print(fit)
+      1.51 T^0.99 B^-0.99 d^0.49 (R^2 = 0.999, n = 42)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+DIRECTIONS = ("below", "above")
+
+
+def first_crossing(times: ArrayLike, values: ArrayLike, level: float, direction: str = "below") -> float:
+    """First time a sampled curve reaches ``level``, linearly interpolated between samples.
+
+    ``direction="below"`` (default) looks for ``values <= level`` (a loss falling),
+    ``"above"`` for ``values >= level`` (an accuracy rising). If the first sample already
+    satisfies it, returns ``times[0]``. Non-finite values (a diverged run) never satisfy it.
+
+    Returns ``math.inf`` when the curve never reaches the level (a run that did not escape
+    within its budget): a float sentinel, never ``None`` or ``nan``.
+    """
+    t = np.asarray(times, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if t.ndim != 1 or t.size == 0:
+        raise ValueError(f"times must be a non-empty 1-D sequence, got shape {t.shape}.")
+    if v.shape != t.shape:
+        raise ValueError(f"values must have the shape of times {t.shape}, got {v.shape}.")
+    if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        raise ValueError("times must be finite and strictly increasing.")
+    if not math.isfinite(level):
+        raise ValueError(f"level must be a finite number, got {level!r}.")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}.")
+    reached = (v <= level) if direction == "below" else (v >= level)
+    reached &= np.isfinite(v)
+    hits = np.flatnonzero(reached)
+    if hits.size == 0:
+        return math.inf
+    i = int(hits[0])
+    if i == 0 or not math.isfinite(v[i - 1]):
+        return float(t[i])
+    # v[i-1] is on the other side of the level and v[i] reached it: interpolate linearly.
+    weight = (v[i - 1] - level) / (v[i - 1] - v[i])
+    return float(t[i - 1] + weight * (t[i] - t[i - 1]))
+
+
+def plateau_time(
+    times: ArrayLike, losses: ArrayLike, fraction: float = 0.2, initial: float | None = None
+) -> float:
+    """First time the loss falls to ``fraction`` x its initial value (App. D.1; 0.2 in the paper).
+
+    ``initial`` defaults to ``losses[0]``; pass it when the curve does not start at the
+    initialisation (or to measure against the theoretical 1/2). ``times`` may be training
+    steps or gradient-flow time. Returns ``math.inf`` if the loss never gets there.
+    """
+    if not (isinstance(fraction, (int, float)) and 0.0 < fraction < 1.0):
+        raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}.")
+    start = float(np.asarray(losses, dtype=float).reshape(-1)[0]) if initial is None else float(initial)
+    if not (math.isfinite(start) and start > 0):
+        raise ValueError(f"initial must be a positive finite loss, got {start!r}.")
+    return first_crossing(times, losses, fraction * start)
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """``y = prefactor * prod_k x_k^{exponents[k]}``, fitted by least squares on logs.
+
+    ``r2`` is the coefficient of determination of the log-linear fit (App. D.2), ``n`` the
+    number of points, ``grid`` the distinct values of each feature (report it next to the
+    fit: PAPER.md section 9.7), ``stderr`` the standard error of each exponent (0 for a
+    fixed one), ``fixed`` the features whose exponent was given, and ``tied`` the groups of
+    features sharing one free exponent, as ``{feature: weight}`` dicts.
+    """
+
+    prefactor: float
+    exponents: dict[str, float]
+    r2: float
+    n: int
+    grid: dict[str, tuple[float, ...]]
+    stderr: dict[str, float] = field(default_factory=dict)
+    fixed: tuple[str, ...] = ()
+    tied: tuple[dict[str, float], ...] = ()
+
+    def predict(self, **features: ArrayLike) -> np.ndarray:
+        """The fitted law evaluated at ``features`` (every fitted feature must be given)."""
+        missing = set(self.exponents) - set(features)
+        if missing:
+            raise ValueError(f"features missing for the prediction: {sorted(missing)}.")
+        log_y = math.log(self.prefactor) + sum(
+            e * np.log(np.asarray(features[k], dtype=float)) for k, e in self.exponents.items()
+        )
+        return np.exp(log_y)
+
+    def __str__(self) -> str:
+        terms = " ".join(f"{k}^{e:.2f}" for k, e in self.exponents.items())
+        notes = []
+        if self.fixed:
+            notes.append("fixed: " + ", ".join(self.fixed))
+        for group in self.tied:
+            notes.append("tied: " + " = ".join(f"{k}/{w:g}" for k, w in group.items()))
+        notes.append(f"R^2 = {self.r2:.3f}, n = {self.n}")
+        return f"{self.prefactor:.3g} {terms} ({'; '.join(notes)})"
+
+
+def _as_groups(tied: Mapping[str, float] | Sequence[Mapping[str, float]] | None) -> list[dict[str, float]]:
+    if tied is None:
+        return []
+    groups = [tied] if isinstance(tied, Mapping) else list(tied)
+    return [{k: float(w) for k, w in group.items()} for group in groups]
+
+
+def fit_power_law(
+    y: ArrayLike,
+    *,
+    fixed: Mapping[str, float] | None = None,
+    tied: Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
+    **features: ArrayLike,
+) -> PowerLawFit:
+    """Fit ``log y = log C + sum_k e_k log x_k`` by least squares (App. D.2).
+
+    ``features`` are named arrays of the same length as ``y`` (e.g. ``T=..., d=...``); their
+    order is the order of the printed law. All values must be positive and finite (drop the
+    runs that never escaped first).
+
+    ``fixed={"B": -1.0}`` pins an exponent instead of fitting it. ``tied={"d": 0.5, "T": 1,
+    "f": 1}`` makes the features of the group share ONE free exponent ``g`` with
+    ``e_k = w_k g`` (Fig. 2 right: ``2a = b = g``); pass a list of such dicts for several
+    groups. The names ``fixed`` and ``tied`` cannot be feature names.
+    """
+    log_y = _positive_log("y", y)
+    if not features:
+        raise ValueError("features: give at least one named feature, e.g. T=..., d=....")
+    logs = {}
+    for name, values in features.items():
+        logs[name] = _positive_log(name, values)
+        if logs[name].shape != log_y.shape:
+            raise ValueError(f"{name} must have the length of y ({log_y.size}), got {logs[name].size}.")
+    fixed = {k: float(e) for k, e in (fixed or {}).items()}
+    groups = _as_groups(tied)
+    in_groups = [k for group in groups for k in group]
+    for name in list(fixed) + in_groups:
+        if name not in features:
+            raise ValueError(f"fixed/tied name {name!r} is not one of the features {sorted(features)}.")
+    if len(set(in_groups)) != len(in_groups) or set(in_groups) & set(fixed):
+        raise ValueError("tied: a feature may belong to one tie group at most and cannot also be fixed.")
+
+    # Design matrix: an intercept, one column per free feature, one per tie group.
+    free = [k for k in features if k not in fixed and k not in in_groups]
+    columns = [np.ones_like(log_y)] + [logs[k] for k in free]
+    columns += [sum(w * logs[k] for k, w in group.items()) for group in groups]
+    X = np.stack(columns, axis=1)
+    target = log_y - sum((e * logs[k] for k, e in fixed.items()), np.zeros_like(log_y))
+    if X.shape[0] < X.shape[1]:
+        raise ValueError(f"y: {X.shape[0]} points cannot fit {X.shape[1]} parameters.")
+    coef, *_ = np.linalg.lstsq(X, target, rcond=None)
+    residual = target - X @ coef
+    ss_res = float(residual @ residual)
+    ss_tot = float(((log_y - log_y.mean()) ** 2).sum())
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
+    dof = X.shape[0] - X.shape[1]
+    cov = np.linalg.pinv(X.T @ X) * (ss_res / dof) if dof > 0 else np.full((X.shape[1],) * 2, np.nan)
+    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+
+    exponents: dict[str, float] = {}
+    stderr: dict[str, float] = {}
+    for name in features:
+        if name in fixed:
+            exponents[name], stderr[name] = fixed[name], 0.0
+        elif name in free:
+            j = 1 + free.index(name)
+            exponents[name], stderr[name] = float(coef[j]), float(se[j])
+        else:
+            g = next(i for i, group in enumerate(groups) if name in group)
+            j, w = 1 + len(free) + g, groups[g][name]
+            exponents[name], stderr[name] = float(w * coef[j]), float(abs(w) * se[j])
+    grid = {k: tuple(float(v) for v in np.unique(np.asarray(features[k], dtype=float))) for k in features}
+    return PowerLawFit(
+        prefactor=float(math.exp(coef[0])),
+        exponents=exponents,
+        r2=r2,
+        n=int(log_y.size),
+        grid=grid,
+        stderr=stderr,
+        fixed=tuple(fixed),
+        tied=tuple(groups),
+    )
+
+
+def _positive_log(name: str, values: ArrayLike) -> np.ndarray:
+    array = np.asarray(values, dtype=float).reshape(-1)
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty.")
+    if not np.all(np.isfinite(array)) or np.any(array <= 0):
+        raise ValueError(f"{name} must be positive and finite (drop runs that never escaped), got {array}.")
+    return np.log(array)
