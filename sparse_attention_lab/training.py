@@ -111,7 +111,7 @@ def escape_step(record: dict, fraction: float | None = None, accuracy: float | N
         losses = record["test_loss"]
         crossing = first_crossing(steps, losses, fraction * losses[0])
     else:
-        crossing = first_crossing(steps, [-a for a in record["test_acc"]], -accuracy)
+        crossing = first_crossing(steps, record["test_acc"], accuracy, direction="above")
     return float(crossing) if math.isfinite(crossing) else None
 
 
