@@ -1,0 +1,69 @@
+"""The what-if training panel: prediction drawn, a run recorded and drawn, bad settings reported."""
+
+import threading
+
+from matplotlib.figure import Figure
+
+from sparse_attention_lab.fitting import fit_power_law
+from sparse_attention_lab.panel import TrainingPanel, draw_run, escape_fraction, predicted_plateau
+from sparse_attention_lab.profiles import PROFILES
+
+LAW = fit_power_law([100.0, 200.0, 400.0, 800.0], d=[4, 8, 16, 32], T=[16, 16, 32, 32])
+
+
+def small_panel() -> TrainingPanel:
+    panel = TrainingPanel(LAW, PROFILES["ci"])
+    panel.base = {**panel.base, "max_steps": 30, "eval_every": 10, "eval_size": 32, "d_model": 16, "d_qk": 8}
+    panel.controls["T"].value, panel.controls["d"].value = 8, 2
+    return panel
+
+
+def test_prediction_uses_only_the_law_features():
+    assert predicted_plateau(LAW, {"d": 8, "T": 16, "p": 0.3}) == float(LAW.predict(d=8, T=16))
+    assert predicted_plateau(LAW, {"d": 8}) is None
+    assert predicted_plateau(None, {"d": 8, "T": 16}) is None
+    assert escape_fraction(0.0) == 0.2 and escape_fraction(0.3) == 0.4
+
+
+def test_panel_trains_records_and_draws():
+    panel = small_panel()
+    before = panel.image.value
+    record = panel.run()
+    assert record["steps"] == [0, 10, 20, 30]
+    assert panel.image.value != before and len(panel.image.value) > 1000
+    assert "step" in panel.status.value.lower()
+
+
+def test_stop_button_stops_a_background_run():
+    panel = small_panel()
+    panel.base = {**panel.base, "max_steps": 100_000}
+    stopped = threading.Event()
+    draw_and_check = panel._callback
+
+    def stop_after_first(step, records):  # what a click on Stop does, during the first evaluation
+        panel._stop.set()
+        stopped.set()
+        return draw_and_check(step, records)
+
+    panel._callback = stop_after_first
+    panel.start()
+    panel._thread.join(timeout=20)
+    assert stopped.is_set() and not panel._thread.is_alive()
+    assert panel.record["steps"][-1] < 100_000
+    assert not panel.run_button.disabled
+
+
+def test_invalid_setting_is_reported_not_raised():
+    panel = small_panel()
+    panel.controls["B"].value = 8  # B must be < T = 8
+    assert panel.run() is None
+    assert "B" in panel.status.value
+
+
+def test_draw_run_marks_prediction_and_measurement():
+    record = {"steps": [0, 10, 20], "test_loss": [0.5, 0.4, 0.05], "train_loss": [0.5, 0.3, 0.04]}
+    ax = Figure().add_subplot()
+    draw_run(ax, record, predicted=12.0, fraction=0.2)
+    labels = ax.get_legend_handles_labels()[1]
+    assert any("predicts 12" in label for label in labels)
+    assert any("measured plateau" in label for label in labels)
