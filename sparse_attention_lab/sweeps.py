@@ -207,7 +207,7 @@ def _find_step_caps(config: Any) -> list[int]:
 
 def step_cap(config: Mapping[str, Any]) -> int | None:
     """The training-step cap of a config (its ``max_steps`` field, at any depth), or ``None``."""
-    caps = _find_step_caps(config)
+    caps = [cap for cap in _find_step_caps(config) if isinstance(cap, int) and not isinstance(cap, bool)]
     return max(caps) if caps else None
 
 
@@ -258,8 +258,8 @@ def _check_configs(configs: Sequence[Any]) -> list[str]:
     return list(keys)
 
 
-def _check_executor(kind: str, workers: int | None) -> None:
-    if kind not in EXECUTORS:
+def _check_executor(kind: str | cf.Executor, workers: int | None) -> None:
+    if isinstance(kind, str) and kind not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}.")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer, got {workers!r}.")
@@ -706,10 +706,9 @@ def run_sweep(
     profile = profile if isinstance(profile, Profile) else current_profile(profile)
     plan = _plan(name_or_configs, run, profile, seeds, out, max_steps)
     kind = executor if isinstance(executor, cf.Executor) else executor or "inline"
-    if isinstance(kind, str):
-        _check_executor(kind, workers)
-        if workers is None and kind != "submitit":
-            workers = 1 if kind == "inline" else os.cpu_count() or 1
+    _check_executor(kind, workers)
+    if workers is None and kind in ("inline", "process"):
+        workers = 1 if kind == "inline" else os.cpu_count() or 1
 
     with ResultsFile(plan.out) as results:
         earlier = {run_key(r): r for r in load_results(plan.out)}
@@ -814,11 +813,6 @@ def _execute(
                 yield job, error if error is not None else future.result()
 
 
-def sweep_names() -> list[str]:
-    """Names of the sweeps that can be run now (for ``python -m sparse_attention_lab list``)."""
-    return sorted(sweep_catalog().sweeps)
-
-
 __all__ = [
     "EXECUTORS",
     "InlineExecutor",
@@ -829,5 +823,4 @@ __all__ = [
     "make_executor",
     "run_sweep",
     "sweep_catalog",
-    "sweep_names",
 ]

@@ -51,8 +51,8 @@ def fake_sweep(profile) -> list[dict]:
 
 
 def slow_sweep(profile) -> list[dict]:
-    """Six configs of half a second each: long enough to kill a sweep in the middle."""
-    return [{"T": T, "max_steps": 100, "sleep": 0.5} for T in (2, 4, 8, 16, 32, 64)]
+    """Six configs of a third of a second each: long enough to kill a sweep in the middle."""
+    return [{"T": T, "max_steps": 100, "sleep": 0.3} for T in (2, 4, 8, 16, 32, 64)]
 
 
 SWEEPS = {"fake": fake_sweep, "slow": slow_sweep}

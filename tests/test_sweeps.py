@@ -163,7 +163,7 @@ def test_executors_give_the_same_records(tmp_path, monkeypatch):
     local = SubmititExecutor(submitit.LocalExecutor(folder=tmp_path / "submitit"), poll_interval_s=0.1)
     results = {}
     for name, executor in [("inline", "inline"), ("process", "process"), ("submitit", local)]:
-        results[name] = run_sweep(CONFIGS, run=fake_run, seeds=2, out=tmp_path / f"{name}.jsonl",
+        results[name] = run_sweep(CONFIGS[:2], run=fake_run, seeds=2, out=tmp_path / f"{name}.jsonl",
                                   executor=executor, workers=2, progress=False)
     local.shutdown()
     assert without_provenance(results["process"]) == without_provenance(results["inline"])
