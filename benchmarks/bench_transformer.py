@@ -1,0 +1,90 @@
+"""How fast do the chapter-3 Transformers train here? Prints, asserts nothing.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_transformer.py [--steps 100]
+
+1. The machine's float32 matrix-multiply rate (square products and the model's own shapes).
+2. Training steps/s for the ``ci``, ``laptop`` and ``paper`` model configs of
+   ``profiles.SIZES["regression_transformer"]`` and the achieved FLOP rate (a step is counted
+   as three forward passes: ``Transformer.flops_per_sequence``).
+3. Several seeds trained at once (one stacked ensemble) against the same runs one after the
+   other, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import torch
+
+from sparse_attention_lab.experiments.regression import build
+from sparse_attention_lab.models import Transformer
+from sparse_attention_lab.profiles import PROFILES, device, device_name
+from sparse_attention_lab.training import train
+
+
+def matmul_rate(n: int, k: int, m: int, repeats: int = 20) -> float:
+    """GFLOP/s of ``(n, k) @ (k, m)`` float32 products on the default device."""
+    dev = device()
+    a, b = torch.randn(n, k, device=dev), torch.randn(k, m, device=dev)
+    a @ b  # warm-up
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n * k * m * repeats / (time.perf_counter() - start) / 1e9
+
+
+def training_rate(config: dict, seeds: list[int], steps: int) -> tuple[float, float]:
+    """(training steps/s, achieved GFLOP/s) of ``steps`` steps of ``config`` for ``seeds`` at once."""
+    run_config = {**config, "max_steps": steps, "eval_every": steps, "eval_size": 32, "stop_margin": None}
+    task, model_config, training = build(run_config)
+    train(task, model_config, replace(training, max_steps=2, eval_every=2), seeds)  # warm-up
+    start = time.perf_counter()
+    train(task, model_config, training, seeds)
+    rate = steps / (time.perf_counter() - start)
+    flops = 3 * Transformer(model_config).flops_per_sequence(task.T) * training.batch_size * len(seeds)
+    return rate, rate * flops / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=100, help="training steps per measurement")
+    parser.add_argument("--ensemble", type=int, default=8, help="seeds trained at once")
+    args = parser.parse_args()
+    print(f"device: {device_name()}; torch {torch.__version__}; {torch.get_num_threads()} torch threads")
+
+    print("\n1. matrix-multiply rate (float32)")
+    peak = matmul_rate(1024, 1024, 1024)
+    print(f"   1024 x 1024 x 1024:            {peak:8.1f} GFLOP/s")
+    ci = PROFILES["ci"].sizes("regression_transformer")
+    rows = 32 * 65  # batch x (T + readout) of the ci config at T = 64
+    print(f"   {rows} x {ci['d_model']} x {4 * ci['d_model']} (ci MLP):   "
+          f"{matmul_rate(rows, ci['d_model'], 4 * ci['d_model']):8.1f} GFLOP/s")
+
+    print("\n2. training speed, one run (Adam, batch 32)")
+    settings = {"ci": {"T": 64, "d": 16}, "laptop": {"T": 128, "d": 32}, "paper": {"T": 256, "d": 64}}
+    for name, task in settings.items():
+        sizes = PROFILES[name].sizes("regression_transformer")
+        steps = args.steps if name != "paper" else max(2, args.steps // 20)
+        rate, gflops = training_rate({**sizes, **task}, [0], steps)
+        print(f"   {name:7s} (d_model {sizes['d_model']}, {sizes['n_layers']} layers, T {task['T']}, d {task['d']}): "
+              f"{rate:7.1f} steps/s, {gflops:6.1f} GFLOP/s = {gflops / peak:5.1%} of the matmul rate; "
+              f"a {sizes['max_steps']:,}-step run: {sizes['max_steps'] / rate / 60:.1f} min")
+
+    print(f"\n3. {args.ensemble} seeds at once vs one after the other (ci config, T 64, d 16)")
+    config = {**ci, **settings["ci"]}
+    single, _ = training_rate(config, [0], args.steps)
+    together, gflops = training_rate(config, list(range(args.ensemble)), args.steps)
+    sequential = single / args.ensemble
+    print(f"   sequential: {sequential:7.1f} steps/s of all {args.ensemble} runs (single-run rate / {args.ensemble})")
+    print(f"   at once:    {together:7.1f} steps/s of all {args.ensemble} runs, {gflops:.1f} GFLOP/s "
+          f"-> speed-up x{together / sequential:.2f}")
+
+
+if __name__ == "__main__":
+    main()
