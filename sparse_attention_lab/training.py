@@ -94,12 +94,18 @@ class TrainConfig:
             raise ValueError(f"stop_margin must be non-negative or None, got {self.stop_margin!r}.")
 
 
-def escape_step(record: dict, fraction: float | None = None, accuracy: float | None = None) -> float | None:
-    """Interpolated step at which a record's test curve escapes the plateau, or ``None``.
+def escape_step(
+    record: dict, fraction: float | None = None, accuracy: float | None = None, curve: str = "test"
+) -> float | None:
+    """Interpolated step at which a record's curve escapes the plateau, or ``None``.
 
-    ``fraction``: first step with test loss <= ``fraction`` x the initial test loss.
-    ``accuracy``: first step with test accuracy >= ``accuracy``. Give exactly one.
+    ``fraction``: first step with loss <= ``fraction`` x the initial loss.
+    ``accuracy``: first step with accuracy >= ``accuracy``. Give exactly one.
+    ``curve``: ``"test"`` (no repetition, the paper's measure) or ``"train"`` (the training
+    distribution, with its repetition).
     """
+    if curve not in ("test", "train"):
+        raise ValueError(f"curve must be 'test' or 'train', got {curve!r}.")
     if (fraction is None) == (accuracy is None):
         raise ValueError("give exactly one of fraction and accuracy.")
     steps = record["steps"]
@@ -108,10 +114,10 @@ def escape_step(record: dict, fraction: float | None = None, accuracy: float | N
     if fraction is not None:
         if not 0 < fraction < 1:
             raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}.")
-        losses = record["test_loss"]
+        losses = record[f"{curve}_loss"]
         crossing = first_crossing(steps, losses, fraction * losses[0])
     else:
-        crossing = first_crossing(steps, record["test_acc"], accuracy, direction="above")
+        crossing = first_crossing(steps, record[f"{curve}_acc"], accuracy, direction="above")
     return float(crossing) if math.isfinite(crossing) else None
 
 

@@ -44,6 +44,11 @@ def test_escape_is_interpolated_between_evaluations():
     assert escape_step(accuracy, accuracy=0.06) == pytest.approx(15.0)
     with pytest.raises(ValueError, match="exactly one"):
         escape_step(record)
+    both = {"steps": [0, 10], "test_loss": [0.5, 0.3], "train_loss": [0.5, 0.05]}
+    assert escape_step(both, fraction=0.2) is None
+    assert escape_step(both, fraction=0.2, curve="train") == pytest.approx(10 * 0.4 / 0.45)
+    with pytest.raises(ValueError, match="curve"):
+        escape_step(both, fraction=0.2, curve="validation")
 
 
 def test_training_escapes_and_stops_a_margin_later():

@@ -105,15 +105,16 @@ def run(config: dict, seeds: list[int], probe_attention: bool = False) -> list[d
     return records
 
 
-def plateau_rows(records: Iterable[dict], fraction: float = 0.2) -> list[dict]:
+def plateau_rows(records: Iterable[dict], fraction: float = 0.2, curve: str = "test") -> list[dict]:
     """One row per record: its config merged with :data:`DEFAULTS`, seed, and plateau length.
 
-    ``plateau`` is the interpolated step at which the test loss first falls below
-    ``fraction`` x its initial value, ``None`` if never (App. D.1).
+    ``plateau`` is the interpolated step at which the loss (``curve``: ``"test"``, without
+    repetition, or ``"train"``, the training distribution) first falls below ``fraction`` x
+    its initial value, ``None`` if never (App. D.1).
     """
     return [
-        {**DEFAULTS, **r["config"], "seed": r["seed"], "plateau": escape_step(r, fraction=fraction),
-         "diverged": r["diverged"]}
+        {**DEFAULTS, **r["config"], "seed": r["seed"], "diverged": r["diverged"],
+         "plateau": escape_step(r, fraction=fraction, curve=curve)}
         for r in records
     ]
 
