@@ -144,4 +144,23 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {"T": [64, 256], "d": [8, 32], "lr": {"adam": 1e-4, "sgd": 5e-3},
                   "max_steps": {"adam": 50000, "sgd": 50000}, "seeds": 5},
     },
+    # Chapter 5: repetition schedules and forecasts. Reduced dynamics (Fig. 10's T, d), then
+    # associative recall at CPU scale (the ch. 4 trial's model), same sizes on every profile.
+    "beyond_ode": {
+        "laptop": {"T": 512, "d": 64, "p": [0.3, 0.6, 0.9, 0.99], "switch_times": [300, 1000, 3000],
+                   "horizon": 10, "n_evals": 400, "robustness_T": [64, 256, 1024],
+                   "robustness_d": [16, 64, 256]},
+    },
+    "beyond_ar": {
+        "laptop": {"n_pairs": 8, "n_tokens": 32, "B": [1, 2, 4], "switch_step": 500, "seeds": 3,
+                   "model": {"n_layers": 2, "n_heads": 2, "d_model": 64, "d_qk": 32,
+                             "layer_norm": True, "causal": True},
+                   "train": {"lr": 1e-3, "max_steps": 2000, "eval_every": 50, "eval_size": 512,
+                             "objective": "ce", "escape_accuracy": 0.5, "stop_margin": None,
+                             "progress": False}},
+    },
+    "beyond_forecast": {
+        "laptop": {"fit_T": [32, 64, 128, 256], "fit_d": [8, 16, 32],
+                   "predict": [[512, 64], [1024, 128], [4096, 512], [256, 1024]]},
+    },
 }

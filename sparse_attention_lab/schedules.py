@@ -30,11 +30,15 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
+from typing import Any
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from .models import TransformerConfig
+from .tasks import AssociativeRecall, SingleLocationRegression
 from .tasks.regression import check_sizes
+from .training import TrainConfig, train
 
 History = Mapping[str, Sequence[float]]
 Schedule = Callable[[float, History], dict[str, float]]
@@ -332,3 +336,55 @@ def scheduled_reduced_flow(
         alpha=1.0 / ((T - 1) * np.exp(-states[:, 2]) + 1.0),
         p=np.array(ps),
     )
+
+
+# --- Transformer runs under a schedule, for sweeps ------------------------------------------
+
+TASKS = {"recall": AssociativeRecall, "regression": SingleLocationRegression}
+
+
+def run_scheduled(config: Mapping[str, Any], seeds: Sequence[int]) -> list[dict]:
+    """Train Transformers under a repetition schedule; one record per seed (a sweep's ``run``).
+
+    ``config`` is JSON-able: ``{"task": {"kind": "recall", "n_pairs": 8, "n_tokens": 32},
+    "model": {...}, "train": {...}, "schedule": {"kind": "adaptive", ...}}`` where ``model``
+    holds :class:`~sparse_attention_lab.models.TransformerConfig` fields but ``d_in``/``d_out``
+    (set from the task) and ``train`` those of :class:`~sparse_attention_lab.training.TrainConfig`.
+    Every seed gets its own copy of the schedule. Records carry ``config["schedule"]``.
+    """
+    missing = {"task", "model", "train", "schedule"} - set(config)
+    if missing:
+        raise ValueError(f"config is missing {sorted(missing)}.")
+    task_spec = dict(config["task"])
+    kind = task_spec.pop("kind", None)
+    if kind not in TASKS:
+        raise ValueError(f"config['task']['kind'] must be one of {sorted(TASKS)}, got {kind!r}.")
+    task = TASKS[kind](**task_spec)
+    if kind == "recall":
+        width = {"d_in": task.n_tokens, "d_out": task.n_tokens, "input_kind": "onehot"}
+    else:
+        width = {"d_in": task.input_dim, "d_out": task.d}
+    model = TransformerConfig(**width, **config["model"])
+    records = train(task, model, TrainConfig(**config["train"]), seeds, schedule_from_config(config["schedule"]))
+    for record in records:
+        record["config"] = {**record["config"], "schedule": dict(config["schedule"])}
+    return records
+
+
+def recall_schedule_configs(sizes: Mapping[str, Any]) -> list[dict]:
+    """Configs for :func:`run_scheduled` comparing schedules of ``B`` on associative recall.
+
+    ``sizes`` is ``profile.sizes("beyond_ar")``: constant ``B`` for each of ``sizes["B"]``, a
+    switch from the largest ``B`` to 1 at ``sizes["switch_step"]``, and the adaptive controller
+    between 1 and the largest ``B``, watching the test accuracy (no repetition).
+    """
+    task = {"kind": "recall", "n_pairs": sizes["n_pairs"], "n_tokens": sizes["n_tokens"]}
+    high = max(sizes["B"])
+    schedules = [ConstantSchedule(b, field="B") for b in sizes["B"]]
+    schedules.append(SwitchSchedule(high, 1, sizes["switch_step"], field="B"))
+    schedules.append(AdaptiveSchedule(high, low=1, field="B", signal="test_acc", maximize=True))
+    return [
+        {"task": task, "model": dict(sizes["model"]), "train": dict(sizes["train"]),
+         "schedule": schedule_to_config(s)}
+        for s in schedules
+    ]
