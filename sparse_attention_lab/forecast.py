@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .fitting import PowerLawFit, fit_power_law
+
 
 def _as_positive(name: str, values: Sequence[float]) -> np.ndarray:
     array = np.asarray(values, dtype=float)
@@ -59,32 +61,20 @@ class Forecast:
 
 @dataclass(frozen=True)
 class PowerLawPredictor:
-    """A least-squares power law on logs with its prediction intervals.
+    """A power law fitted on logs (:func:`~sparse_attention_lab.fitting.fit_power_law`) with
+    what its prediction intervals need.
 
-    ``prefactor`` and ``exponents`` are the fitted ``C`` and ``a_i``; ``residual_std`` is the
-    standard deviation of the log residuals (with ``n - k`` degrees of freedom); ``grid`` the
-    distinct values of each feature the fit saw.
+    ``fit`` is the law (prefactor, exponents, R^2, grid); ``residual_std`` the standard
+    deviation of its log residuals (``n - k`` degrees of freedom, ``k`` fitted coefficients);
+    ``covariance_unscaled`` is ``(X^T X)^-1`` for the design ``X = [1, log x_1, ...]``.
     """
 
-    names: tuple[str, ...]
-    coefficients: np.ndarray
+    fit: PowerLawFit
     covariance_unscaled: np.ndarray
     residual_std: float
-    n: int
-    r_squared: float
-    grid: dict[str, list[float]]
-
-    @property
-    def prefactor(self) -> float:
-        return float(math.exp(self.coefficients[0]))
-
-    @property
-    def exponents(self) -> dict[str, float]:
-        return {name: float(a) for name, a in zip(self.names, self.coefficients[1:], strict=True)}
 
     def __str__(self) -> str:
-        terms = " ".join(f"{name}^{a:.2f}" for name, a in self.exponents.items())
-        return f"{self.prefactor:.3g} {terms} (R^2 = {self.r_squared:.3f}, n = {self.n})"
+        return str(self.fit)
 
     def forecast(self, level: float = 0.9, n_seeds: int = 1, **setting: float) -> Forecast:
         """Median prediction at ``setting`` and the ``level`` prediction band.
@@ -92,15 +82,16 @@ class PowerLawPredictor:
         The band is for the geometric mean of ``n_seeds`` new runs: in logs,
         ``t_{n-k} * s * sqrt(x0^T (X^T X)^-1 x0 + 1/n_seeds)``.
         """
-        if set(setting) != set(self.names):
-            raise ValueError(f"setting must give exactly {list(self.names)}, got {sorted(setting)}.")
+        names = list(self.fit.exponents)
+        if set(setting) != set(names):
+            raise ValueError(f"setting must give exactly {names}, got {sorted(setting)}.")
         if not 0 < level < 1:
             raise ValueError(f"level must be in (0, 1), got {level!r}.")
         if n_seeds < 1:
             raise ValueError(f"n_seeds must be at least 1, got {n_seeds!r}.")
-        x0 = np.array([1.0] + [math.log(_as_positive(n, [setting[n]])[0]) for n in self.names])
-        centre = float(x0 @ self.coefficients)
-        dof = self.n - len(x0)
+        x0 = np.array([1.0] + [math.log(_as_positive(n, [setting[n]])[0]) for n in names])
+        centre = math.log(float(self.fit.predict(**setting)))
+        dof = self.fit.n - len(x0)
         spread = self.residual_std * math.sqrt(x0 @ self.covariance_unscaled @ x0 + 1.0 / n_seeds)
         half = float(stats.t.ppf(0.5 + level / 2, dof)) * spread
         return Forecast(
@@ -116,31 +107,25 @@ def fit_predictor(y: Sequence[float], **features: Sequence[float]) -> PowerLawPr
     """Fit ``y = C prod_i x_i^a_i`` by least squares on logs (App. D.2), keeping what forecasts need.
 
     Pass one row per run (several seeds of a setting as several rows) so that the residual
-    scatter includes the seed-to-seed scatter.
+    scatter includes the seed-to-seed scatter. All exponents are free.
     """
     if not features:
         raise ValueError("features must name at least one variable, e.g. T=[...], d=[...].")
-    log_y = np.log(_as_positive("y", y))
-    columns = [np.log(_as_positive(name, values)) for name, values in features.items()]
-    if any(c.size != log_y.size for c in columns):
-        raise ValueError(f"every feature must have {log_y.size} values, like y.")
-    X = np.column_stack([np.ones_like(log_y), *columns])
-    if log_y.size <= X.shape[1]:
-        raise ValueError(f"y needs more than {X.shape[1]} points to fit and estimate the scatter, got {log_y.size}.")
+    values = _as_positive("y", y)
+    columns = [np.log(_as_positive(name, x)) for name, x in features.items()]
+    if any(c.size != values.size for c in columns):
+        raise ValueError(f"every feature must have {values.size} values, like y.")
+    X = np.column_stack([np.ones(values.size), *columns])
+    if values.size <= X.shape[1]:
+        raise ValueError(f"y needs more than {X.shape[1]} points to fit and estimate the scatter, got {values.size}.")
     if np.linalg.matrix_rank(X) < X.shape[1]:
         raise ValueError("features must vary independently over the fitted points (the design is singular).")
-    coefficients, *_ = np.linalg.lstsq(X, log_y, rcond=None)
-    residuals = log_y - X @ coefficients
-    dof = log_y.size - X.shape[1]
-    total = float(np.sum((log_y - log_y.mean()) ** 2))
+    fit = fit_power_law(values, **features)
+    residuals = np.log(values) - np.log(fit.predict(**features))
     return PowerLawPredictor(
-        names=tuple(features),
-        coefficients=coefficients,
+        fit=fit,
         covariance_unscaled=np.linalg.inv(X.T @ X),
-        residual_std=float(math.sqrt(np.sum(residuals**2) / dof)),
-        n=int(log_y.size),
-        r_squared=1.0 - float(np.sum(residuals**2)) / total if total > 0 else 1.0,
-        grid={name: sorted({float(v) for v in values}) for name, values in features.items()},
+        residual_std=float(math.sqrt(np.sum(residuals**2) / (values.size - X.shape[1]))),
     )
 
 

@@ -18,10 +18,9 @@ def grid_data(rng, noise, seeds=2):
 def test_recovers_the_law_it_was_given():
     y, T, d = grid_data(np.random.default_rng(0), noise=0.0)
     model = fit_predictor(y, T=T, d=d)
-    assert model.prefactor == pytest.approx(1.5, rel=1e-9)
-    assert model.exponents == pytest.approx({"T": 0.8, "d": 1.3}, rel=1e-9)
-    assert model.r_squared == pytest.approx(1.0)
-    assert model.grid == {"T": [16.0, 32.0, 64.0, 128.0], "d": [4.0, 8.0, 16.0]}
+    assert model.fit.prefactor == pytest.approx(1.5, rel=1e-9)
+    assert model.fit.exponents == pytest.approx({"T": 0.8, "d": 1.3}, rel=1e-9)
+    assert model.residual_std == pytest.approx(0.0, abs=1e-9)
     assert str(model) == "1.5 T^0.80 d^1.30 (R^2 = 1.000, n = 24)"
     f = model.forecast(T=1024, d=64)
     assert f.predicted == pytest.approx(1.5 * 1024**0.8 * 64**1.3, rel=1e-9)
