@@ -14,14 +14,13 @@ or, from Python (a notebook, say), ``records = run_sweep("fig3", profile="ci", s
 
 **Results file.** JSON lines, by default ``book/data/<name>_<profile>.jsonl``. Each line is the
 experiment's record plus two fields: ``sweep`` (sweep name, the config as submitted and the
-seed: the resume key) and ``provenance`` (command line, git commit and whether the working tree
-had uncommitted changes, package, torch and Python versions, device, host and CPU, when the
-sweep started and the run finished, and the wall time of the job that trained the run together
-with the seeds it trained). Non-finite numbers (the loss of a diverged run) are written as
-``null``, so every line is strict JSON; a diverged run is a record like any other.
+seed: the resume key) and ``provenance`` (command line, profile, git commit and whether tracked
+files had uncommitted changes, package, torch and Python versions, device, host and CPU of the
+worker, when the sweep started and the run finished, and the wall time of the job that trained
+the run together with the seeds it trained). Non-finite numbers (the loss of a diverged run)
+are written as ``null``, so every line is strict JSON; a diverged run is a record like any other.
 
-**Crash safety.** Each line is written whole by one ``write`` on a file opened for appending,
-then flushed to disk (``fsync``), and the sweep holds an exclusive lock on the file (POSIX
+**Crash safety.** Each line is written in full to a file opened for appending, then flushed to disk (``fsync``), and the sweep holds an exclusive lock on the file (POSIX
 ``flock``) so that two sweeps never write to it at once. A kill (even ``SIGKILL``) can at worst
 leave an incomplete last line: :func:`load_results` warns about it and skips it, and the next
 sweep on that file cuts it off before appending.
@@ -34,9 +33,11 @@ interrupted sweep without repeating or losing a finished run. Changing a config 
 **Estimate.** Before starting, the sweep prints how many runs are left, the sum of their step
 caps (the ``max_steps`` fields of the configs: an upper bound, since runs stop a margin after
 they escape the plateau) and a wall-time estimate from the speed recorded in the results file
-(training steps per second of wall time per worker, and the fraction of the step cap earlier
-runs used). With no earlier run in the file the estimate is printed after the first job
-finishes, measured on it.
+(training steps per second of wall time per worker, each seed of a batched job counted, and
+the fraction of the step cap earlier runs used). With no earlier run in the file the estimate
+is printed after the first job finishes, measured on it. Job wall time is measured inside the
+worker, so the start-up of worker processes (importing torch: seconds per job with submitit's
+local executor) and cluster queueing are not in the estimate.
 
 **Executors.** Jobs (one per config, training all its missing seeds) go through a
 :class:`concurrent.futures.Executor`; see :func:`make_executor`:
@@ -295,11 +296,12 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def sweep_provenance(command: str) -> dict[str, Any]:
-    """What made a sweep, on the machine that launches it: command, git state, versions, start."""
+def sweep_provenance(command: str, profile: Profile) -> dict[str, Any]:
+    """What made a sweep, on the machine that launches it: command, profile, git state, versions."""
     commit, dirty = _git_state()
     return {
         "command": command,
+        "profile": profile.name,
         "git_commit": commit,
         "git_dirty": dirty,
         "package_version": __version__,
@@ -585,7 +587,10 @@ def describe_estimate(step_caps: Sequence[int | None], speed: Speed | None, para
         return text + "."
     expected = total * (speed.cap_fraction or 1.0)
     seconds_per_step = 1 / (speed.steps_per_s * parallel)
-    text += f". At {speed.steps_per_s:.1f} steps/s per worker (from {speed.runs} finished runs"
+    text += (
+        f". At {speed.steps_per_s:.1f} steps/s per run per worker (seeds trained together each "
+        f"count; from {speed.runs} finished runs"
+    )
     if speed.cap_fraction:
         text += f", which used {speed.cap_fraction:.0%} of their cap on average"
     return text + (
@@ -715,30 +720,16 @@ def run_sweep(
         earlier.pop(None, None)
         jobs = _pending_jobs(plan.configs, plan.keys, plan.seeds, set(earlier))
         parallel = min(workers or len(jobs), len(jobs)) or 1
-        runs_left = sum(len(job.seeds) for job in jobs)
-        label = f"Sweep {plan.name!r}" if plan.name else "Sweep"
-        print(
-            f"{label} (profile {profile.name}): {len(plan.configs)} configs x {len(plan.seeds)} "
-            f"seeds; {len(plan.keys) * len(plan.seeds) - runs_left} runs already in {plan.out}, "
-            f"{runs_left} to run as {len(jobs)} jobs, {parallel} at a time."
-        )
-        caps = [step_cap(job.config) for job in jobs for _ in job.seeds]
-        speed = recorded_speed(earlier.values())
-        estimate = describe_estimate(caps, speed, parallel)
-        if speed is None and caps and any(cap is not None for cap in caps):
-            estimate += f" No speed recorded in {plan.out} yet: an estimate follows the first job."
-        print(estimate)
+        speed = _announce(plan, profile, jobs, parallel, earlier)
         if not jobs:
             return [earlier[key, seed] for key in plan.keys for seed in plan.seeds]
 
         if command is None:
             command = _python_call(plan, profile, max_steps)
-        elif not isinstance(command, str):
-            command = shlex.join(command)
-        provenance = sweep_provenance(command)
+        provenance = sweep_provenance(command if isinstance(command, str) else shlex.join(command), profile)
         pool = make_executor(kind, workers) if isinstance(kind, str) else kind
         new: dict[tuple[str, int], dict] = {}
-        failures: list[tuple[_Job, BaseException]] = []
+        failures: list[tuple[_Job, Exception]] = []
         completed = False
         try:
             for job, outcome in _execute(pool, plan.run, jobs, workers, progress):
@@ -754,11 +745,8 @@ def run_sweep(
                     record = _with_provenance(matched[seed], plan.name, job, seed, provenance, outcome)
                     results.append(record)
                     new[job.key, seed] = record
-                if speed is None and len(new) < runs_left:
-                    speed = recorded_speed(new.values())
-                    if speed is not None:
-                        rest = [step_cap(j.config) for j in jobs for s in j.seeds if (j.key, s) not in new]
-                        print("Measured on the first job. " + describe_estimate(rest, speed, parallel))
+                if speed is None:
+                    speed = _announce_measured_speed(jobs, new, parallel)
             completed = True
         finally:
             if pool is not executor:
@@ -769,6 +757,34 @@ def run_sweep(
         raise RuntimeError(f"{len(failures)} of {len(jobs)} jobs failed (finished runs are saved):\n{lines}")
     everything = {**earlier, **new}
     return [everything[key, seed] for key in plan.keys for seed in plan.seeds]
+
+
+def _announce(plan: _Plan, profile: Profile, jobs: list[_Job], parallel: int, earlier: dict) -> Speed | None:
+    """Print what is left to run and the estimate from the speed recorded in the file; return it."""
+    runs_left = sum(len(job.seeds) for job in jobs)
+    label = f"Sweep {plan.name!r}" if plan.name else "Sweep"
+    print(
+        f"{label} (profile {profile.name}): {len(plan.configs)} configs x {len(plan.seeds)} seeds; "
+        f"{len(plan.keys) * len(plan.seeds) - runs_left} runs already in {plan.out}, "
+        f"{runs_left} to run as {len(jobs)} jobs, {parallel} at a time."
+    )
+    caps = [step_cap(job.config) for job in jobs for _ in job.seeds]
+    speed = recorded_speed(earlier.values())
+    estimate = describe_estimate(caps, speed, parallel)
+    if speed is None and any(cap is not None for cap in caps):
+        estimate += f" No speed recorded in {plan.out} yet: an estimate follows the first job."
+    print(estimate)
+    return speed
+
+
+def _announce_measured_speed(jobs: list[_Job], new: dict, parallel: int) -> Speed | None:
+    """After the first job of a sweep with no recorded speed: print the estimate for the rest."""
+    speed = recorded_speed(new.values())
+    rest = [step_cap(job.config) for job in jobs for seed in job.seeds if (job.key, seed) not in new]
+    if speed is not None and rest:
+        estimate = describe_estimate(rest, speed, parallel)
+        print(f"Measured on the first job (start-up included). {estimate}")
+    return speed
 
 
 def _with_provenance(
