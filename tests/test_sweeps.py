@@ -228,3 +228,18 @@ def test_run_sweep_rejects_bad_input(kwargs, message, fake_experiments, tmp_path
     with pytest.raises(ValueError, match=message):
         run_sweep(**{**arguments, **kwargs}, progress=False)
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_a_real_regression_sweep_records_escape_and_divergence(tmp_path):
+    """Two tiny Transformer configs, one with a learning rate that makes the loss blow up."""
+    from sparse_attention_lab.experiments import regression
+
+    tiny = {"T": 8, "d": 2, "n_layers": 1, "n_heads": 1, "d_model": 8, "d_qk": 8,
+            "max_steps": 10, "eval_every": 5, "eval_size": 32}
+    configs = [{**tiny, "lr": 1e-3}, {**tiny, "lr": 1e8}]
+    out = tmp_path / "tiny.jsonl"
+    records = run_sweep(configs, run=regression.run, seeds=2, out=out, progress=False)
+    assert [r["diverged"] for r in records] == [False, False, True, True]
+    assert all(r["steps"][-1] == 10 for r in records[:2]) and records[0]["test_loss"][0] > 0
+    assert load_results(out) == records
+    assert run_sweep(configs, run=regression.run, seeds=2, out=out, progress=False) == records
