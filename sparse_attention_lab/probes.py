@@ -1,0 +1,144 @@
+"""Attention probes for the induction head of associative recall (Fig. 17 of the paper).
+
+An induction head solves ``... k v ... k ?`` in two sparse attention steps:
+
+- **copy** (an earlier layer): each value token attends to the key just before it, so the
+  value position learns which key it belongs to;
+- **selection** (a later layer): the query attends to the value whose key matches it, and
+  reads that value out.
+
+The functions below take the attention maps a :class:`~sparse_attention_lab.models.Transformer`
+returns (a list over layers of ``(n_models, batch, heads, T, T)`` tensors, rows summing to 1)
+and return one number per model, layer and head, shape ``(n_models, layers, heads)``, each a
+mean attention weight and hence in ``[0, 1]``:
+
+- :func:`copy_attention`: attention from the relevant value token(s) to their key;
+- :func:`selection_attention`: total attention from the query to the relevant value token(s);
+- :func:`induction_score`: the classic score of Olsson et al. (2022) on a random sequence
+  repeated twice: attention from each token of the second copy to the token that followed
+  its earlier occurrence.
+
+:class:`RecallProbe` bundles them into the ``probe(model, step)`` hook of
+:func:`sparse_attention_lab.training.train`, so they are logged over training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from .models import Transformer
+from .tasks.recall import AssociativeRecall, query_slots
+
+
+def _stack(maps: Sequence[torch.Tensor], length: int | None = None) -> torch.Tensor:
+    """Maps of every layer as one ``(n_models, layers, batch, heads, T, T)`` tensor."""
+    if not maps:
+        raise ValueError("maps must hold at least one layer.")
+    stacked = torch.stack(list(maps), dim=1)
+    length = stacked.shape[-1] if length is None else length
+    if stacked.dim() != 6 or stacked.shape[-1] != stacked.shape[-2] or stacked.shape[-1] != length:
+        raise ValueError(
+            f"maps must be (n_models, batch, heads, T, T) per layer with T = {length}, "
+            f"got {tuple(maps[0].shape)}."
+        )
+    return stacked
+
+
+def _relevant_mean(weights: torch.Tensor, slots: torch.Tensor, reduce: str) -> torch.Tensor:
+    """Average over sequences of the weights on relevant slots (``reduce``: mean or sum over slots).
+
+    ``weights`` ``(E, layers, batch, heads, n_pairs)``, ``slots`` ``(batch, n_pairs)`` boolean.
+    """
+    mask = slots.to(weights.dtype)[None, None, :, None, :]
+    per_sequence = (weights * mask).sum(-1)
+    if reduce == "mean":
+        per_sequence = per_sequence / mask.sum(-1)
+    return per_sequence.mean(dim=2)
+
+
+def copy_attention(maps: Sequence[torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
+    """Attention from each relevant value token to its key, ``(n_models, layers, heads)``.
+
+    ``tokens`` ``(batch, 2 n_pairs + 1)`` are the sequences the maps were computed on; the
+    relevant pairs are those whose key is the query (averaged when there are several).
+    """
+    stacked = _stack(maps, tokens.shape[-1])
+    slots = query_slots(tokens).to(stacked.device)
+    n_pairs = slots.shape[-1]
+    value_pos = torch.arange(n_pairs, device=stacked.device) * 2 + 1
+    weights = stacked[..., value_pos, value_pos - 1]  # (E, L, batch, H, n_pairs)
+    return _relevant_mean(weights, slots, "mean")
+
+
+def selection_attention(maps: Sequence[torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
+    """Total attention from the query to the relevant value token(s), ``(n_models, layers, heads)``."""
+    stacked = _stack(maps, tokens.shape[-1])
+    slots = query_slots(tokens).to(stacked.device)
+    value_pos = torch.arange(slots.shape[-1], device=stacked.device) * 2 + 1
+    weights = stacked[..., -1, value_pos]  # (E, L, batch, H, n_pairs)
+    return _relevant_mean(weights, slots, "sum")
+
+
+def repeated_random_tokens(
+    batch_size: int, period: int, n_tokens: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``(batch_size, 2 period)`` sequences: ``period`` distinct random tokens, written twice."""
+    if period < 2 or period > n_tokens:
+        raise ValueError(f"period must satisfy 2 <= period <= n_tokens ({n_tokens}), got {period}.")
+    first = torch.rand(batch_size, n_tokens, generator=generator).argsort(dim=1)[:, :period]
+    return torch.cat([first, first], dim=1)
+
+
+def induction_score(maps: Sequence[torch.Tensor], period: int) -> torch.Tensor:
+    """Classic induction score on sequences repeated with ``period``, ``(n_models, layers, heads)``.
+
+    Mean attention from each position ``t >= period`` to ``t - period + 1``, the token that
+    followed the earlier occurrence of the token at ``t`` (Olsson et al., 2022).
+    """
+    stacked = _stack(maps)
+    length = stacked.shape[-1]
+    if not 2 <= period <= length // 2:
+        raise ValueError(f"period must satisfy 2 <= period <= T/2 ({length // 2}), got {period}.")
+    query = torch.arange(period, length, device=stacked.device)
+    weights = stacked[..., query, query - period + 1]  # (E, L, batch, H, length - period)
+    return weights.mean(dim=(2, -1))
+
+
+class RecallProbe:
+    """The ``probe(model, step)`` hook of :func:`~sparse_attention_lab.training.train` for recall.
+
+    Draws, once, ``n_sequences`` test sequences of ``task`` (no repetition) and as many repeated
+    random sequences of period ``n_pairs``; at each call returns ``copy``, ``selection`` and
+    ``induction`` (each ``(n_models, layers, heads)``) and, when ``keep_maps`` is set, the full
+    attention maps of the first test sequence under ``maps`` (``(n_models, layers, heads, T, T)``),
+    the checkpoints the attention viewer steps through. ``example_tokens`` is that sequence.
+    """
+
+    def __init__(self, task: AssociativeRecall, n_sequences: int = 256, seed: int = 0, keep_maps: bool = False) -> None:
+        if isinstance(n_sequences, bool) or not isinstance(n_sequences, int) or n_sequences < 1:
+            raise ValueError(f"n_sequences must be a positive integer, got {n_sequences!r}.")
+        generator = torch.Generator().manual_seed(seed)
+        self.tokens, _ = task.test_task().sample(n_sequences, generator)
+        self.period = max(2, min(task.n_pairs, task.n_tokens))
+        self.repeated = repeated_random_tokens(n_sequences, self.period, task.n_tokens, generator)
+        self.keep_maps = keep_maps
+        self.example_tokens = self.tokens[0]
+
+    @torch.no_grad()
+    def __call__(self, model: Transformer, step: int) -> dict[str, torch.Tensor]:
+        device = next(model.parameters()).device
+        E = model.n_models
+        tokens = self.tokens.to(device)
+        _, maps = model(tokens.expand(E, *tokens.shape), return_attention=True)
+        repeated = self.repeated.to(device)
+        _, repeated_maps = model(repeated.expand(E, *repeated.shape), return_attention=True)
+        out = {
+            "copy": copy_attention(maps, tokens),
+            "selection": selection_attention(maps, tokens),
+            "induction": induction_score(repeated_maps, self.period),
+        }
+        if self.keep_maps:
+            out["maps"] = torch.stack([layer[:, 0] for layer in maps], dim=1)
+        return out
