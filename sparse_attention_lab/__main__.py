@@ -17,8 +17,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .profiles import PROFILES
-from .sweeps import EXECUTORS, run_sweep, sweep_catalog
+from .profiles import PROFILES, current_profile
+from .sweeps import EXECUTORS, default_seeds, named_sweep, run_sweep, sweep_catalog
 
 
 def _key_value(text: str) -> tuple[str, object]:
@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="names of the sweeps that can be run")
+    listing = commands.add_parser("list", help="the sweeps that can be run, and their sizes")
+    listing.add_argument("--profile", choices=list(PROFILES), default=None,
+                         help="profile whose sizes to show (default: $SAL_PROFILE, else the hardware)")
     sweep = commands.add_parser("sweep", help="run (or resume) a named sweep")
     sweep.add_argument("name", help="sweep name (see `list`)")
     sweep.add_argument("--profile", choices=list(PROFILES), default=None,
@@ -67,9 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.command == "list":
+        profile = current_profile(args.profile)
         catalog = sweep_catalog()
+        print(f"sweep\tconfigs x seeds (profile {profile.name})\tmodule")
         for name, module in sorted(catalog.sweeps.items()):
-            print(f"{name}\t{module}")
+            configs, _ = named_sweep(name, profile)
+            print(f"{name}\t{len(configs)} x {default_seeds(name, profile)}\t{module}")
         for module, reason in catalog.unavailable.items():
             print(f"({module}: {reason})", file=sys.stderr)
         return 0
@@ -91,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   command=["python", "-m", "sparse_attention_lab", *argv])
     except ValueError as error:
         parser.error(str(error))
+    except RuntimeError as error:  # failed jobs, or another sweep writing to the same file
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 1
     finally:
         if not isinstance(executor, str):
             executor.shutdown(wait=False, cancel_futures=True)

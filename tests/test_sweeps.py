@@ -186,8 +186,8 @@ def test_named_sweep_through_the_command_line(tmp_path, fake_experiments, capsys
     assert [r["config"]["max_steps"] for r in records] == [50] * 6
     assert records[0]["provenance"]["command"].startswith("python -m sparse_attention_lab sweep fake")
     assert records[0]["sweep"]["name"] == "fake"
-    main(["list"])
-    assert capsys.readouterr().out.split() == ["fake", "sweep_helpers", "slow", "sweep_helpers"]
+    main(["list", "--profile", "ci"])
+    assert capsys.readouterr().out.splitlines()[1:] == ["fake\t3 x 3\tsweep_helpers", "slow\t6 x 3\tsweep_helpers"]
 
 
 @pytest.mark.parametrize(
@@ -243,3 +243,10 @@ def test_a_real_regression_sweep_records_escape_and_divergence(tmp_path):
     assert all(r["steps"][-1] == 10 for r in records[:2]) and records[0]["test_loss"][0] > 0
     assert load_results(out) == records
     assert run_sweep(configs, run=regression.run, seeds=2, out=out, progress=False) == records
+
+
+def test_command_line_reports_failed_jobs_with_status_1(tmp_path, fake_experiments, monkeypatch, capsys):
+    monkeypatch.setattr(sweep_helpers, "run", failing_run)
+    monkeypatch.setattr(sweep_helpers, "SWEEPS", {"fake": lambda profile: [{"T": 2, "fail": True}]})
+    assert main(["sweep", "fake", "--seeds", "1", "--out", str(tmp_path / "x.jsonl")]) == 1
+    assert "1 of 1 jobs failed" in capsys.readouterr().err
