@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from .profiles import PROFILES, current_profile
-from .sweeps import EXECUTORS, default_seeds, named_sweep, run_sweep, sweep_catalog
+from .sweeps import EXECUTORS, default_seeds, make_executor, named_sweep, run_sweep, sweep_catalog
 
 
 def _key_value(text: str) -> tuple[str, object]:
@@ -63,34 +63,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    parser = _parser()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        profile = current_profile(args.profile)
-        catalog = sweep_catalog()
-        print(f"sweep\tconfigs x seeds (profile {profile.name})\tmodule")
-        for name, module in sorted(catalog.sweeps.items()):
-            configs, _ = named_sweep(name, profile)
-            print(f"{name}\t{len(configs)} x {default_seeds(name, profile)}\t{module}")
-        for module, reason in catalog.unavailable.items():
-            print(f"({module}: {reason})", file=sys.stderr)
-        return 0
+def _list(profile_name: str | None) -> int:
+    profile = current_profile(profile_name)
     catalog = sweep_catalog()
-    if args.name not in catalog.sweeps:
+    print(f"sweep\tconfigs x seeds (profile {profile.name})\tmodule")
+    for name, module in sorted(catalog.sweeps.items()):
+        configs, _ = named_sweep(name, profile)
+        print(f"{name}\t{len(configs)} x {default_seeds(name, profile)}\t{module}")
+    for module, reason in catalog.unavailable.items():
+        print(f"({module}: {reason})", file=sys.stderr)
+    return 0
+
+
+def _sweep(args: argparse.Namespace, argv: list[str], parser: argparse.ArgumentParser) -> int:
+    catalog = sweep_catalog()
+    if args.name not in catalog.sweeps:  # before any submitit folder is made
         parser.error(f"unknown sweep {args.name!r}; {catalog.describe()}")
     executor = args.executor
-    if executor == "submitit":
-        from .sweeps import make_executor
-
-        try:
+    try:
+        if executor == "submitit":
             executor = make_executor("submitit", args.workers, args.submitit_folder,
                                      dict(args.submitit_param))
-        except ValueError as error:
-            parser.error(str(error))
-    try:
         run_sweep(args.name, profile=args.profile, seeds=args.seeds, out=args.out,
                   executor=executor, workers=args.workers, max_steps=args.max_steps,
                   command=["python", "-m", "sparse_attention_lab", *argv])
@@ -103,6 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not isinstance(executor, str):
             executor.shutdown(wait=False, cancel_futures=True)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        return _list(args.profile)
+    return _sweep(args, argv, parser)
 
 
 if __name__ == "__main__":

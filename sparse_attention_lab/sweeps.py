@@ -519,7 +519,10 @@ def make_executor(
     import submitit
 
     auto = submitit.AutoExecutor(folder=submitit_folder)
-    auto.update_parameters(**dict(submitit_parameters or {}))
+    try:
+        auto.update_parameters(**dict(submitit_parameters or {}))
+    except (NameError, TypeError, ValueError) as error:  # submitit's errors for bad parameters
+        raise ValueError(f"submitit_parameters: {error}") from None
     return SubmititExecutor(auto)
 
 

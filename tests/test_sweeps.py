@@ -199,11 +199,12 @@ def test_named_sweep_through_the_command_line(tmp_path, fake_experiments, capsys
         (["sweep", "fake", "--profile", "ci", "--max-steps", "-5"], "max_steps must be a positive"),
         (["sweep", "fake", "--profile", "ci", "--executor", "mpi"], "invalid choice: 'mpi'"),
         (["sweep", "fake", "--profile", "ci", "--workers", "0"], "workers must be a positive"),
+        (["sweep", "fake", "--executor", "submitit", "--submitit-param", "bogus=1"], "submitit_parameters"),
     ],
 )
 def test_command_line_rejects_bad_input(argv, message, fake_experiments, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
-        main([*argv, "--out", str(tmp_path / "x.jsonl")])
+        main([*argv, "--out", str(tmp_path / "x.jsonl"), "--submitit-folder", str(tmp_path / "logs")])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "x.jsonl").exists()
 
