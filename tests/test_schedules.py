@@ -9,8 +9,10 @@ from sparse_attention_lab.schedules import (
     AdaptiveSchedule,
     ConstantSchedule,
     SwitchSchedule,
+    recall_schedule_configs,
     reduced_gradient_p,
     reduced_loss_p,
+    run_scheduled,
     schedule_from_config,
     schedule_to_config,
     scheduled_reduced_flow,
@@ -154,3 +156,20 @@ def test_adaptive_on_training_loss_beats_constant_repetition_in_the_reduced_flow
     assert escape(adaptive) < 0.5 * escape(always)
     assert adaptive.test_loss[-1] < 2 * plain.test_loss[-1]
     assert always.test_loss[-1] > 10 * plain.test_loss[-1]
+
+
+def test_recall_configs_and_a_short_scheduled_run():
+    sizes = {
+        "n_pairs": 3, "n_tokens": 8, "B": [1, 2], "switch_step": 4,
+        "model": {"n_layers": 1, "n_heads": 1, "d_model": 8, "d_qk": 8},
+        "train": {"lr": 1e-3, "max_steps": 8, "eval_every": 2, "eval_size": 16, "objective": "ce",
+                  "stop_margin": None, "progress": False},
+    }
+    configs = recall_schedule_configs(sizes)
+    assert [c["schedule"]["kind"] for c in configs] == ["constant", "constant", "switch", "adaptive"]
+    switch = run_scheduled(configs[2], seeds=[0, 1])
+    assert len(switch) == 2
+    assert switch[0]["config"]["schedule"] == configs[2]["schedule"]
+    assert switch[0]["task_changes"] == [[0, {"B": 2}], [4, {"B": 1}]]
+    with pytest.raises(ValueError, match="kind"):
+        run_scheduled({**configs[0], "task": {"kind": "vision"}}, seeds=[0])
