@@ -44,7 +44,8 @@ local executor) and cluster queueing are not in the estimate.
 
 - ``inline`` (default): in this process, one after the other.
 - ``process``: a :class:`~concurrent.futures.ProcessPoolExecutor` of ``workers`` processes
-  (started with ``spawn``), each limited to ``cpu_count // workers`` torch threads.
+  (started with ``spawn``), each limited to ``cpu_count // workers`` threads (unless
+  ``OMP_NUM_THREADS`` says otherwise).
 - ``submitit``: a SLURM cluster through ``submitit.AutoExecutor`` (without SLURM, submitit runs
   the jobs as local subprocesses). Cluster options go to ``update_parameters``, e.g.
   ``--submitit-param slurm_partition=gpu --submitit-param gpus_per_node=1
@@ -63,6 +64,7 @@ import json
 import math
 import multiprocessing
 import os
+import pickle
 import platform
 import shlex
 import socket
@@ -75,10 +77,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .profiles import SIZES, Profile, current_profile
+
+if TYPE_CHECKING:
+    from .profiles import Profile
+
+# This module is imported by every worker process before its first job, so it leaves torch
+# (through .profiles) to the experiments: workers then start in a fraction of a second.
 
 try:  # POSIX file locks; elsewhere a sweep runs without the guard against a second writer.
     import fcntl
@@ -157,6 +164,8 @@ def named_sweep(name: str, profile: Profile) -> tuple[list[dict], RunFunction]:
 
 def default_seeds(name: str, profile: Profile) -> int:
     """Seeds per config: ``profiles.SIZES[name]["seeds"]`` when present, else :data:`DEFAULT_SEEDS`."""
+    from .profiles import SIZES
+
     if name in SIZES:
         return int(profile.sizes(name).get("seeds", DEFAULT_SEEDS))
     return DEFAULT_SEEDS
@@ -276,6 +285,8 @@ def _git_state() -> tuple[str | None, bool | None]:
             ["git", "-C", str(REPOSITORY), *args], capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
 
+    if not (REPOSITORY / ".git").exists():  # an installed package, not a checkout
+        return None, None
     try:
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
@@ -311,18 +322,21 @@ def sweep_provenance(command: str, profile: Profile) -> dict[str, Any]:
 
 
 def worker_provenance() -> dict[str, Any]:
-    """Where a job ran, measured on the worker itself (on a cluster, a compute node)."""
-    import torch
+    """Where a job ran, measured on the worker itself (on a cluster, a compute node). The torch
+    fields are ``None`` when the run did not use torch."""
+    torch = sys.modules.get("torch")
+    device = None
+    if torch is not None:
+        from .profiles import device_name
 
-    from .profiles import device_name
-
+        device = device_name()
     return {
-        "torch_version": torch.__version__,
-        "device": device_name(),
+        "torch_version": torch.__version__ if torch else None,
+        "device": device,
         "hostname": socket.gethostname(),
         "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch.get_num_threads() if torch else None,
     }
 
 
@@ -488,10 +502,10 @@ class SubmititExecutor(cf.Executor):
         self._stop.set()
 
 
-def _limit_torch_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
+def _limit_threads(threads: int) -> None:
+    """Worker initializer, before torch is imported: ``threads`` OpenMP threads (what torch
+    uses), unless ``OMP_NUM_THREADS`` is set already."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
 
 
 def make_executor(
@@ -513,7 +527,7 @@ def make_executor(
         return cf.ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_limit_torch_threads,
+            initializer=_limit_threads,
             initargs=(max(1, (os.cpu_count() or 1) // workers),),
         )
     import submitit
@@ -711,10 +725,19 @@ def run_sweep(
     ``RuntimeError`` at the end lists the failed jobs (their runs are missing from the file, and
     the next sweep retries them).
     """
+    from .profiles import Profile, current_profile
+
     profile = profile if isinstance(profile, Profile) else current_profile(profile)
     plan = _plan(name_or_configs, run, profile, seeds, out, max_steps)
     kind = executor if isinstance(executor, cf.Executor) else executor or "inline"
     _check_executor(kind, workers)
+    if kind == "process":
+        try:
+            pickle.dumps(plan.run)
+        except (pickle.PicklingError, AttributeError, TypeError):
+            raise ValueError(
+                f"run must be a module-level function to go to worker processes, got {plan.run!r}."
+            ) from None
     if workers is None and kind in ("inline", "process"):
         workers = 1 if kind == "inline" else os.cpu_count() or 1
 

@@ -222,6 +222,7 @@ def test_command_line_rejects_bad_input(argv, message, fake_experiments, capsys,
         ({"name_or_configs": [{"T": object()}]}, r"configs\[0\] is not JSON-serialisable"),
         ({"executor": "mpi"}, "executor must be one of inline, process, submitit"),
         ({"run": None}, "run and out are required"),
+        ({"run": lambda config, seeds: [], "executor": "process"}, "run must be a module-level function"),
     ],
 )
 def test_run_sweep_rejects_bad_input(kwargs, message, fake_experiments, tmp_path):
