@@ -472,7 +472,6 @@ class SubmititExecutor(cf.Executor):
         job = self.executor.submit(fn, *args, **kwargs)
         future: cf.Future = cf.Future()
         future.set_running_or_notify_cancel()
-        future.job_id = job.job_id  # shown when the job fails
         with self._lock:
             self._jobs.append((job, future))
         return future
