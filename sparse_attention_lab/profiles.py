@@ -159,6 +159,32 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
                              "objective": "ce", "escape_accuracy": 0.5, "stop_margin": None,
                              "progress": False}},
     },
+    # Chapter 4: associative recall. Model and training per profile (CPU: the trial
+    # model, a larger learning rate and a 50% threshold; paper: Table 1, 5% threshold), then
+    # the grids of experiments/recall.py.
+    "recall_transformer": {
+        "laptop": {"n_layers": 2, "n_heads": 4, "d_model": 64, "d_qk": 16, "lr": 1e-3, "max_steps": 6000,
+                   "eval_every": 50, "eval_size": 256, "escape_accuracy": 0.5,
+                   "stop_margin": 0.3},
+        "gpu": {"n_layers": 4, "n_heads": 4, "d_model": 128, "d_qk": 32, "lr": 3e-4, "max_steps": 30000,
+                "eval_every": 100, "eval_size": 512, "escape_accuracy": 0.05, "stop_margin": 0.5},
+        "paper": {"n_layers": 4, "n_heads": 4, "d_model": 256, "d_qk": 64, "lr": 1e-4, "max_steps": 100000,
+                  "eval_every": 250, "eval_size": 1024, "escape_accuracy": 0.05, "stop_margin": 0.5},
+    },
+    "ar_grid": {
+        "ci": {"n_pairs": [3, 4, 6], "n_tokens": [16, 32, 64], "seeds": 2},
+        "laptop": {"n_pairs": [3, 4, 6, 8], "n_tokens": [16, 32, 64], "seeds": 2},
+        "gpu": {"n_pairs": [4, 8, 16], "n_tokens": [64, 128, 256], "seeds": 3},
+        "paper": {"n_pairs": [8, 16, 32], "n_tokens": [64, 128, 256], "seeds": 3},
+    },
+    "ar_repetition": {
+        "laptop": {"n_pairs": 6, "n_tokens": 32, "B": [1, 2, 3, 4], "p": [0.25, 0.5, 0.75],
+                   "max_steps": 2500, "seeds": 2},
+        "gpu": {"n_pairs": 16, "n_tokens": 128, "B": [1, 2, 4, 8], "p": [0.25, 0.5, 0.75],
+                "max_steps": 30000, "seeds": 3},
+        "paper": {"n_pairs": 32, "n_tokens": 256, "B": [1, 2, 4, 8], "p": [0.25, 0.5, 0.75],
+                  "max_steps": 100000, "seeds": 3},
+    },
     "beyond_forecast": {
         "laptop": {"fit_T": [32, 64, 128, 256], "fit_d": [8, 16, 32],
                    "predict": [[512, 64], [1024, 128], [4096, 512], [256, 1024]],

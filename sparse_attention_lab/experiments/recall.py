@@ -1,0 +1,128 @@
+"""Transformers on in-context associative recall (Section 3, App. C, Figs. 4, 5, 16, 17).
+
+A run is one flat, JSON-able config dict: task fields (``n_pairs``, ``n_tokens``, ``B``,
+``p``, ``placement``, ``task_seed``), model fields (those of
+:class:`~sparse_attention_lab.models.TransformerConfig` but ``d_in``/``d_out``/``input_kind``,
+which follow from the task) and training fields (those of
+:class:`~sparse_attention_lab.training.TrainConfig`). Missing fields take the paper's values
+(:data:`DEFAULTS`: Table 1, App. C, layer norm on as in PAPER.md decision 4)::
+
+    records = run({"n_pairs": 4, "n_tokens": 16, "d_model": 64, "lr": 1e-3}, seeds=[0, 1])
+
+:data:`SWEEPS` maps the figure grids to config lists for a compute profile; sizes live in
+``profiles.SIZES`` (``recall_transformer`` for the model and training, ``ar_grid`` and
+``ar_repetition`` for the grids and seeds).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import fields
+
+from ..models import TransformerConfig
+from ..probes import RecallProbe
+from ..profiles import Profile
+from ..tasks import AssociativeRecall
+from ..training import TrainConfig, escape_step, train
+
+TASK_FIELDS = ("n_pairs", "n_tokens", "B", "p", "placement", "task_seed")
+MODEL_FIELDS = tuple(
+    f.name for f in fields(TransformerConfig) if f.name not in ("d_in", "d_out", "input_kind")
+)
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
+
+PAPER_ESCAPE_ACCURACY = 0.05
+"""The paper's emergence criterion: steps until test accuracy reaches 5% (App. D.1)."""
+
+DEFAULTS: dict = {
+    "n_pairs": 32, "n_tokens": 256, "B": 1.0, "p": 0.0, "placement": "at_least_once", "task_seed": 0,
+    "n_layers": 4, "n_heads": 4, "d_model": 256, "d_qk": 64, "mlp_factor": 4, "layer_norm": True,
+    "skip": True, "mlp": True, "positional": True, "causal": True,
+    "optimizer": "adam", "lr": 1e-4, "batch_size": 32, "max_steps": 100_000, "objective": "ce",
+    "escape_accuracy": PAPER_ESCAPE_ACCURACY, "progress": False,
+}
+"""The paper's associative-recall setting (Table 1, App. C); sweeps override sizes per profile."""
+
+
+def build(config: dict) -> tuple[AssociativeRecall, TransformerConfig, TrainConfig]:
+    """Task, model config and training config of a flat config dict (missing keys: :data:`DEFAULTS`)."""
+    unknown = set(config) - set(TASK_FIELDS) - set(MODEL_FIELDS) - set(TRAIN_FIELDS)
+    if unknown:
+        raise ValueError(
+            f"config has unknown keys {sorted(unknown)}; known: task {TASK_FIELDS}, "
+            f"model {MODEL_FIELDS}, training {TRAIN_FIELDS}."
+        )
+    merged = {**DEFAULTS, **config}
+    task = AssociativeRecall(
+        n_pairs=merged["n_pairs"], n_tokens=merged["n_tokens"], B=merged["B"], p=merged["p"],
+        placement=merged["placement"], seed=merged["task_seed"],
+    )
+    model = TransformerConfig(
+        d_in=task.n_tokens, d_out=task.n_tokens, input_kind="onehot",
+        **{k: merged[k] for k in MODEL_FIELDS if k in merged},
+    )
+    training = TrainConfig(**{k: merged[k] for k in TRAIN_FIELDS if k in merged})
+    return task, model, training
+
+
+def run(config: dict, seeds: list[int], probe: RecallProbe | None = None, callback=None) -> list[dict]:
+    """Train the run of ``config`` for every seed (all at once); one record per seed.
+
+    Each record is :func:`~sparse_attention_lab.training.train`'s, with ``config`` the dict
+    given here (the sweep key) and ``settings`` the full task, model and training description.
+    ``probe`` (e.g. a :class:`~sparse_attention_lab.probes.RecallProbe`) is logged at every
+    evaluation; ``callback`` is passed to the trainer (a live panel).
+    """
+    task, model, training = build(config)
+    records = train(task, model, training, seeds, probe=probe, callback=callback)
+    for record in records:
+        record["settings"], record["config"] = record["config"], dict(config)
+    return records
+
+
+def emergence_rows(records: Iterable[dict], accuracy: float, curve: str = "test") -> list[dict]:
+    """One row per record: its config merged with :data:`DEFAULTS`, seed, and emergence step.
+
+    ``emergence`` is the interpolated step at which accuracy (``curve``: ``"test"``, without
+    repetition, or ``"train"``, the training distribution) first reaches ``accuracy``, ``None``
+    if never within the run.
+    """
+    return [
+        {**DEFAULTS, **r["config"], "seed": r["seed"], "diverged": r["diverged"],
+         "emergence": escape_step(r, accuracy=accuracy, curve=curve)}
+        for r in records
+    ]
+
+
+# --------------------------------------------------------------------------- named sweeps
+
+
+def _base(profile: Profile) -> dict:
+    return profile.sizes("recall_transformer")
+
+
+def ar_grid(profile: Profile) -> list[dict]:
+    """Fig. 4: emergence over ``n_pairs`` x ``n_tokens`` (only ``n_pairs < n_tokens``)."""
+    s = profile.sizes("ar_grid")
+    return [
+        {**_base(profile), "n_pairs": n_pairs, "n_tokens": n_tokens}
+        for n_pairs, n_tokens in itertools.product(s["n_pairs"], s["n_tokens"])
+        if n_pairs < n_tokens
+    ]
+
+
+def ar_repetition(profile: Profile) -> list[dict]:
+    """Figs. 5 and 16: in-context repetition ``B`` (at ``p = 0``) and cross-sample ``p`` (at ``B = 1``).
+
+    Runs last a fixed number of steps (no early stop) so the overfitting and any late recovery
+    show; the ``B = 1``, ``p = 0`` baseline appears once.
+    """
+    s = profile.sizes("ar_repetition")
+    base = {**_base(profile), "n_pairs": s["n_pairs"], "n_tokens": s["n_tokens"],
+            "max_steps": s["max_steps"], "stop_margin": None}
+    settings = [(float(B), 0.0) for B in s["B"]] + [(1.0, float(p)) for p in s["p"] if p > 0]
+    return [{**base, "B": B, "p": p} for B, p in dict.fromkeys(settings)]
+
+
+SWEEPS: dict[str, Callable[[Profile], list[dict]]] = {"ar_grid": ar_grid, "ar_repetition": ar_repetition}
