@@ -46,16 +46,18 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("name", help="sweep name (see `list`)")
     sweep.add_argument("--profile", choices=list(PROFILES), default=None,
                        help="compute profile (default: $SAL_PROFILE, else from the hardware)")
-    sweep.add_argument("--out", default=None,
+    sweep.add_argument("--out", default=None, metavar="FILE",
                        help="results file (default: book/data/<name>_<profile>.jsonl)")
-    sweep.add_argument("--seeds", type=int, default=None,
+    sweep.add_argument("--seeds", type=int, default=None, metavar="N",
                        help="seeds 0..N-1 per config (default: the experiment's, else 3)")
-    sweep.add_argument("--executor", choices=EXECUTORS, default="inline")
-    sweep.add_argument("--workers", type=int, default=None,
+    sweep.add_argument("--executor", choices=EXECUTORS, default="inline",
+                       help="where jobs run: this process, a process pool, or a SLURM cluster "
+                            "through submitit (default: inline)")
+    sweep.add_argument("--workers", type=int, default=None, metavar="N",
                        help="jobs at once (default: 1 inline, one per core for process)")
-    sweep.add_argument("--max-steps", type=int, default=None,
+    sweep.add_argument("--max-steps", type=int, default=None, metavar="N",
                        help="override every config's step cap (a short trial of a sweep)")
-    sweep.add_argument("--submitit-folder", default="submitit_logs",
+    sweep.add_argument("--submitit-folder", default="submitit_logs", metavar="DIR",
                        help="logs and pickles of submitit jobs (on a shared filesystem)")
     sweep.add_argument("--submitit-param", type=_key_value, action="append", default=[],
                        metavar="KEY=VALUE",
