@@ -39,7 +39,14 @@ if [ -n "${SAL_BOOK_TOC:-}" ]; then
     toc_option=(--toc "$SAL_BOOK_TOC")
 fi
 
-jupyter-book build . --all -W --keep-going "${toc_option[@]}"
+# With --keep-going the pages are written even when a warning fails the build; MathJax is
+# copied next to them either way, so that a failed build can still be read, then the build's
+# status is returned.
+build_status=0
+jupyter-book build . --all -W --keep-going "${toc_option[@]}" || build_status=$?
+if [ ! -f _build/html/index.html ]; then
+    exit "$build_status"
+fi
 
 if [ ! -f "$MATHJAX_SRC/tex-mml-chtml.js" ]; then
     npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --no-save --loglevel=error "$MATHJAX_SPEC"
@@ -48,4 +55,8 @@ rm -rf "$MATHJAX_DEST"
 mkdir -p "$(dirname "$MATHJAX_DEST")"
 cp -r "$MATHJAX_SRC" "$MATHJAX_DEST"
 echo "MathJax $(node -p "require('./$NPM_PREFIX/node_modules/mathjax/package.json').version") copied to $MATHJAX_DEST"
+if [ "$build_status" -ne 0 ]; then
+    echo "The book build failed (warnings are errors): see the warnings above." >&2
+    exit "$build_status"
+fi
 echo "Book built: open _build/html/index.html"
