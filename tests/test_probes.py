@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sparse_attention_lab.attention_viewer import AttentionViewer, jump_checkpoints, snapshot_figure
 from sparse_attention_lab.models import Transformer, TransformerConfig
 from sparse_attention_lab.probes import (
     RecallProbe,
@@ -110,3 +111,33 @@ def test_invalid_inputs() -> None:
         repeated_random_tokens(2, 9, 8)
     with pytest.raises(ValueError, match="n_sequences"):
         RecallProbe(AssociativeRecall(3, 8), n_sequences=0)
+
+
+def fake_record(n_checkpoints: int = 5, layers: int = 2, heads: int = 2, length: int = 7) -> dict:
+    maps = torch.rand(n_checkpoints, layers, heads, length, length).softmax(-1)
+    return {
+        "steps": [100 * i for i in range(n_checkpoints)],
+        "test_acc": [0.1, 0.12, 0.3, 0.8, 0.95][:n_checkpoints],
+        "train_acc": [0.1, 0.15, 0.4, 0.85, 0.97][:n_checkpoints],
+        "probes": {"maps": maps.tolist()},
+    }
+
+
+def test_jump_checkpoints_pick_plateau_jump_and_end() -> None:
+    record = fake_record()
+    assert jump_checkpoints(record, accuracy=0.5) == {"before": 1, "during": 3, "after": 4}
+    with pytest.raises(ValueError, match="accuracy"):
+        jump_checkpoints(record, accuracy=0.99)
+
+
+def test_snapshot_and_viewer_draw_every_layer_and_head() -> None:
+    record = fake_record()
+    tokens, _ = AssociativeRecall(3, 8).sample(1)
+    fig = snapshot_figure(record, tokens[0], accuracy=0.5)
+    assert len(fig.subfigs) == 3 and all(len(sub.axes) == 4 for sub in fig.subfigs)
+    viewer = AttentionViewer(record, tokens[0])
+    first = viewer.image.value
+    viewer.slider.value = 4
+    assert viewer.image.value[:8] == b"\x89PNG\r\n\x1a\n" and viewer.image.value != first
+    with pytest.raises(ValueError, match="maps"):
+        AttentionViewer({"steps": [0], "test_acc": [0.0], "probes": {}}, tokens[0])
