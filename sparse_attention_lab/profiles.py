@@ -172,8 +172,8 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
                   "eval_every": 250, "eval_size": 1024, "escape_accuracy": 0.05, "stop_margin": 0.5},
     },
     "ar_grid": {
-        "ci": {"n_pairs": [3, 4, 6], "n_tokens": [16, 32, 64], "seeds": 2},
-        "laptop": {"n_pairs": [3, 4, 6, 8], "n_tokens": [16, 32, 64], "seeds": 2},
+        "ci": {"n_pairs": [3, 4, 6, 8], "n_tokens": [16, 32, 64], "seeds": 2},
+        "laptop": {"n_pairs": [3, 4, 6, 8], "n_tokens": [16, 32, 64], "seeds": 3},
         "gpu": {"n_pairs": [4, 8, 16], "n_tokens": [64, 128, 256], "seeds": 3},
         "paper": {"n_pairs": [8, 16, 32], "n_tokens": [64, 128, 256], "seeds": 3},
     },
