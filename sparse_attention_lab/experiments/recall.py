@@ -24,7 +24,7 @@ from ..models import TransformerConfig
 from ..probes import RecallProbe
 from ..profiles import Profile
 from ..tasks import AssociativeRecall
-from ..training import TrainConfig, escape_step, train
+from ..training import Callback, TrainConfig, escape_step, train
 
 TASK_FIELDS = ("n_pairs", "n_tokens", "B", "p", "placement", "task_seed")
 MODEL_FIELDS = tuple(
@@ -66,7 +66,9 @@ def build(config: dict) -> tuple[AssociativeRecall, TransformerConfig, TrainConf
     return task, model, training
 
 
-def run(config: dict, seeds: list[int], probe: RecallProbe | None = None, callback=None) -> list[dict]:
+def run(
+    config: dict, seeds: list[int], probe: RecallProbe | None = None, callback: Callback | None = None
+) -> list[dict]:
     """Train the run of ``config`` for every seed (all at once); one record per seed.
 
     Each record is :func:`~sparse_attention_lab.training.train`'s, with ``config`` the dict
