@@ -42,13 +42,17 @@ def predicted_plateau(law: PowerLawFit | None, settings: dict) -> float | None:
     return float(law.predict(**{k: settings[k] for k in law.exponents}))
 
 
-def draw_run(ax: Axes, record: dict | None, predicted: float | None, fraction: float, title: str = "") -> None:
-    """Test (and training-distribution) loss of one run, the predicted and measured plateau."""
+def draw_run(
+    ax: Axes, record: dict | None, predicted: float | None, fraction: float, title: str = "",
+    show_train: bool = False,
+) -> None:
+    """Test loss of one run (and, if ``show_train``, the training-distribution loss), the
+    predicted and the measured plateau."""
     ax.clear()
     if record is not None and record["steps"]:
         steps = record["steps"]
         ax.plot(steps, record["test_loss"], color="C0", label="test loss (no repetition)")
-        if record["train_loss"] != record["test_loss"]:
+        if show_train:
             ax.plot(steps, record["train_loss"], color="C1", alpha=0.6, label="loss on training distribution")
         ax.axhline(fraction * record["test_loss"][0], color="gray", lw=0.8, ls=":",
                    label=f"{fraction:g} x initial test loss")
@@ -123,7 +127,8 @@ class TrainingPanel:
         self._last_draw = now
         s = self.settings()
         title = ", ".join(f"{k}={v:g}" for k, v in s.items())
-        draw_run(self.axis, self.record, predicted_plateau(self.law, s), escape_fraction(s["p"]), title)
+        draw_run(self.axis, self.record, predicted_plateau(self.law, s), escape_fraction(s["p"]), title,
+                 show_train=s["B"] > 1 or s["p"] > 0)
         buffer = io.BytesIO()
         FigureCanvasAgg(self.figure).print_png(buffer)
         self.image.value = buffer.getvalue()

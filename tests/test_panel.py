@@ -67,3 +67,6 @@ def test_draw_run_marks_prediction_and_measurement():
     labels = ax.get_legend_handles_labels()[1]
     assert any("predicts 12" in label for label in labels)
     assert any("measured plateau" in label for label in labels)
+    assert not any("training distribution" in label for label in labels)
+    draw_run(ax, record, predicted=None, fraction=0.2, show_train=True)
+    assert any("training distribution" in label for label in ax.get_legend_handles_labels()[1])
