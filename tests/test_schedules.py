@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from sparse_attention_lab.fitting import plateau_time
 from sparse_attention_lab.schedules import (
     AdaptiveSchedule,
     ConstantSchedule,
@@ -173,3 +174,11 @@ def test_recall_configs_and_a_short_scheduled_run():
     assert switch[0]["task_changes"] == [[0, {"B": 2}], [4, {"B": 1}]]
     with pytest.raises(ValueError, match="kind"):
         run_scheduled({**configs[0], "task": {"kind": "vision"}}, seeds=[0])
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 0.9])
+def test_constant_schedule_flow_agrees_with_the_reduced_dynamics_module(p):
+    dynamics = pytest.importorskip("sparse_attention_lab.dynamics")
+    reference = dynamics.plateau_length(64, 16, p=p)
+    flow = scheduled_reduced_flow(64, 16, ConstantSchedule(p), t_max=3 * reference, n_evals=400)
+    assert plateau_time(flow.times, flow.test_loss, fraction=0.2) == pytest.approx(reference, rel=0.01)
