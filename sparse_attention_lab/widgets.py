@@ -1,0 +1,212 @@
+"""Live what-if explorers for a running kernel: ipywidgets sliders over a matplotlib figure.
+
+:class:`LiveExplorer` is the kernel-side twin of :func:`sparse_attention_lab.explorer.static_explorer`:
+it takes the same ``compute(setting) -> Frame`` function and the same
+:class:`~sparse_attention_lab.explorer.Panel` s, recomputes the frame whenever a slider moves
+and redraws an existing figure in place (``set_data`` on its lines, no new figure). Any
+chapter can build one for its own model; this module also holds the explorer of chapter 2
+(:func:`repetition_explorer`, built on :func:`repetition_frame`).
+
+The figure is rendered by matplotlib's Agg canvas into an ``ipywidgets.Image``, so the
+widget needs no interactive matplotlib backend.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import ipywidgets as widgets
+import numpy as np
+from IPython.display import display
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter, LogLocator, NullLocator
+
+from .dynamics import linear_rate, reduced_dynamics
+from .explorer import Frame, Panel
+
+MARKER_STYLES = ({"color": "k", "ls": "--"}, {"color": "C3", "ls": ":"}, {"color": "gray", "ls": "-."})
+"""Line styles of the vertical markers, in the order of :attr:`Frame.markers`."""
+
+
+class LiveExplorer:
+    """Sliders over ``params`` redrawing the frame ``compute(setting)`` in ``panels``.
+
+    ``params`` maps each parameter name to the values its slider offers (in order);
+    ``initial`` picks the starting values (nearest offered value; default: the middle).
+    :meth:`update` recomputes and redraws; it runs on every slider change. A ``compute``
+    that raises ``ValueError`` or ``NotImplementedError`` for a setting shows the message
+    instead of a drawing.
+    """
+
+    def __init__(
+        self,
+        params: Mapping[str, Sequence[float]],
+        compute: Callable[[dict[str, float]], Frame],
+        panels: Sequence[Panel],
+        *,
+        x_label: str,
+        log_x: bool = True,
+        initial: Mapping[str, float] | None = None,
+        dpi: int = 80,
+    ) -> None:
+        if not params:
+            raise ValueError("params: give at least one parameter with its values.")
+        if not panels:
+            raise ValueError("panels: give at least one Panel.")
+        unknown = set(initial or {}) - set(params)
+        if unknown:
+            raise ValueError(f"initial names unknown parameters {sorted(unknown)}.")
+        self.compute = compute
+        self.panels = tuple(panels)
+        self.controls: dict[str, widgets.SelectionSlider] = {}
+        for name, values in params.items():
+            if len(values) == 0:
+                raise ValueError(f"params[{name!r}] must list at least one value.")
+            start = values[(len(values) - 1) // 2]
+            if initial is not None and name in initial:
+                start = min(values, key=lambda v, target=initial[name]: abs(v - target))
+            self.controls[name] = widgets.SelectionSlider(
+                options=[(f"{v:g}", v) for v in values], value=start, description=name, continuous_update=False
+            )
+        self.figure = Figure(figsize=(3.4 * len(self.panels), 2.9), dpi=dpi)
+        self.figure.subplots_adjust(left=0.07, right=0.99, bottom=0.17, top=0.9, wspace=0.3)
+        FigureCanvasAgg(self.figure)
+        self.axes = self.figure.subplots(1, len(self.panels), squeeze=False)[0]
+        self.lines = {}
+        for ax, panel in zip(self.axes, self.panels, strict=True):
+            for curve in panel.curves:
+                (self.lines[panel.title, curve],) = ax.plot([], [], lw=1.8, label=curve)
+            ax.set(title=panel.title, xlabel=x_label, ylabel=panel.y_label,
+                   xscale="log" if log_x else "linear", yscale="log" if panel.log_y else "linear")
+            ax.legend(loc="center right", fontsize=8)
+            for axis in (ax.xaxis, ax.yaxis):  # few ticks: drawing them is most of a redraw
+                if axis.get_scale() == "log":
+                    axis.set_major_locator(LogLocator(numticks=6))
+                    axis.set_minor_locator(NullLocator())
+                    axis.set_major_formatter(LogFormatter())  # plain text, no mathtext
+        self.markers: dict[tuple[str, str], object] = {}
+        self.image = widgets.Image(format="png")
+        self.status = widgets.HTML()
+        for control in self.controls.values():
+            control.observe(lambda _change: self.update(), names="value")
+        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.image, self.status])
+        self.update()
+
+    def settings(self) -> dict[str, float]:
+        """The current slider values."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def update(self) -> Frame | None:
+        """Recompute the frame of the current setting and redraw it; return it (``None`` if refused)."""
+        try:
+            frame = self.compute(self.settings())
+        except (ValueError, NotImplementedError) as error:
+            self.status.value = f"<b>Not available:</b> {error}"
+            return None
+        self.draw(frame)
+        return frame
+
+    def draw(self, frame: Frame) -> None:
+        """Put ``frame`` on the existing figure (lines and markers updated in place) and render it."""
+        x = np.asarray(frame.x, dtype=float)
+        for ax, panel in zip(self.axes, self.panels, strict=True):
+            for curve in panel.curves:
+                self.lines[panel.title, curve].set_data(x, np.asarray(frame.curves[curve], dtype=float))
+            for k, (name, value) in enumerate(frame.markers.items()):
+                key = (panel.title, name)
+                if key not in self.markers:
+                    self.markers[key] = ax.axvline(math.nan, lw=1.2, **MARKER_STYLES[k % len(MARKER_STYLES)])
+                finite = value is not None and math.isfinite(value)
+                self.markers[key].set_xdata([value, value] if finite else [math.nan, math.nan])
+            ax.relim()
+            ax.autoscale_view()
+        readout = [
+            f"{name}: {value:.4g}" if value is not None and math.isfinite(value) else f"{name}: not reached"
+            for name, value in frame.markers.items()
+        ]
+        styles = [f"{s['color']} {s['ls']}" for s in MARKER_STYLES]
+        self.status.value = "; ".join(f"{r} ({styles[k % len(styles)]})" for k, r in enumerate(readout))
+        self.image.value = self.render()
+
+    def render(self) -> bytes:
+        """The figure drawn and encoded as PNG bytes."""
+        buffer = io.BytesIO()
+        self.figure.canvas.print_png(buffer, pil_kwargs={"compress_level": 1})
+        return buffer.getvalue()
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+# --- Chapter 2: repetition in the reduced dynamics (Fig. 2, Fig. 10) ---------------------------
+
+REPETITION_PANELS = (
+    Panel("loss", ("training loss", "test loss (p = 0)"), "loss"),
+    Panel("weights", ("repeated direction", "other directions"), "alignment per column (optimum 1)"),
+    Panel("attention", ("alpha",), "attention alpha", log_y=True),
+)
+"""The panels of chapter 2's explorers: the curves of :func:`repetition_frame`."""
+
+REPETITION_GRID = {
+    "T": [64, 128, 256, 512, 1024, 2048, 4096],
+    "d": [4, 8, 16, 32, 64, 128, 256, 512],
+    "B": [1, 2, 4, 8],
+    "p": [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9],
+    "threshold": [0.05, 0.1, 0.2, 0.4],
+}
+"""Values offered by the live explorer's sliders (the paper's Fig. 2 and 10 settings inside)."""
+
+
+def predicted_escape(T: int, d: int, B: int = 1, p: float = 0.0, threshold: float = 0.2) -> float:
+    """Linearized escape time ``arcsinh(eps / lambda) / (2 lambda)``, ``eps = 1 - threshold``.
+
+    ``lambda`` is the positive Hessian eigenvalue at the origin of the paper's reduction
+    (:func:`sparse_attention_lab.dynamics.linear_rate`: ``B sqrt(p^2 d + (1-p)^2) / (sqrt(d) T)``);
+    for ``p = 0`` this is :func:`sparse_attention_lab.dynamics.escape_time` (App. A.3.2).
+    """
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must lie in (0, 1), got {threshold!r}.")
+    rate = linear_rate(T, d, B, p)
+    return math.asinh((1 - threshold) / rate) / (2 * rate)
+
+
+def repetition_frame(setting: Mapping[str, float], n_points: int = 200) -> Frame:
+    """One frame of chapter 2's explorer: the reduced flow at ``setting`` (Fig. 2, Fig. 10).
+
+    ``setting`` holds ``T``, ``d``, ``B``, ``p`` and ``threshold``. Curves over gradient-flow
+    time up to 1.2 x the predicted escape: training and test loss, the per-column alignment
+    of ``W`` with the teacher along the repeated direction (``w1``) and the others
+    (``w / sqrt(d - 1)``; both ``w / sqrt(d)`` when ``p = 0``), and ``alpha``. Markers: the
+    linearized escape time (:func:`predicted_escape`) and the measured plateau.
+    """
+    T, d, B = int(setting["T"]), int(setting["d"]), int(setting["B"])
+    p, threshold = float(setting["p"]), float(setting["threshold"])
+    predicted = predicted_escape(T, d, B, p, threshold)
+    flow = reduced_dynamics(T, d, B, p, t_max=1.2 * predicted, n_points=n_points, threshold=threshold)
+    if p > 0:
+        repeated, others = flow.w1, flow.w / math.sqrt(d - 1)
+    else:
+        repeated = others = flow.w / math.sqrt(d)
+    return Frame(
+        x=flow.times,
+        curves={
+            "training loss": flow.loss,
+            "test loss (p = 0)": flow.test_loss,
+            "repeated direction": repeated,
+            "other directions": others,
+            "alpha": flow.alpha,
+        },
+        markers={"predicted (linearization)": predicted, "measured plateau": flow.plateau},
+    )
+
+
+def repetition_explorer(initial: Mapping[str, float] | None = None) -> LiveExplorer:
+    """Chapter 2's live explorer: sliders ``T, d, B, p`` and the plateau threshold over the reduced flow."""
+    start = {"T": 512, "d": 64, "B": 1, "p": 0.0, "threshold": 0.2} | dict(initial or {})
+    return LiveExplorer(
+        REPETITION_GRID, repetition_frame, REPETITION_PANELS, x_label="gradient-flow time", log_x=False,
+        initial=start,
+    )

@@ -1,0 +1,91 @@
+"""Live explorers: sliders redraw the same figure; chapter 2's frame follows the reduced flow."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sparse_attention_lab.dynamics import escape_time, plateau_length
+from sparse_attention_lab.explorer import Frame, Panel
+from sparse_attention_lab.widgets import (
+    LiveExplorer,
+    predicted_escape,
+    repetition_explorer,
+    repetition_frame,
+)
+
+PANELS = [Panel("loss", ("loss",), "loss")]
+
+
+def drop_at(setting: dict) -> Frame:
+    t = np.linspace(0.0, 100.0, 50)
+    return Frame(t, {"loss": 0.5 / (1 + np.exp(t - setting["T"]))}, {"drop": setting["T"]})
+
+
+def refuse_large(setting: dict) -> Frame:
+    if setting["T"] > 20:
+        raise NotImplementedError("T above 20 is not modelled")
+    return drop_at(setting)
+
+
+def test_slider_redraws_the_same_figure_in_place():
+    explorer = LiveExplorer({"T": [10, 30, 60]}, drop_at, PANELS, x_label="time", initial={"T": 31})
+    assert explorer.settings() == {"T": 30}
+    figure, line, first_image = explorer.figure, explorer.lines["loss", "loss"], bytes(explorer.image.value)
+    explorer.controls["T"].value = 60
+    assert explorer.figure is figure and explorer.lines["loss", "loss"] is line
+    image = bytes(explorer.image.value)
+    assert image != first_image and image.startswith(b"\x89PNG")
+    assert explorer.markers["loss", "drop"].get_xdata()[0] == 60
+    assert "drop: 60" in explorer.status.value
+
+
+def test_refused_setting_shows_the_reason():
+    explorer = LiveExplorer({"T": [10, 30]}, refuse_large, PANELS, x_label="time", initial={"T": 10})
+    explorer.controls["T"].value = 30
+    assert "not modelled" in explorer.status.value
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="initial"):
+        LiveExplorer({"T": [10]}, drop_at, PANELS, x_label="time", initial={"d": 3})
+    with pytest.raises(ValueError, match="panels"):
+        LiveExplorer({"T": [10]}, drop_at, [], x_label="time")
+    with pytest.raises(ValueError, match="params"):
+        LiveExplorer({"T": []}, drop_at, PANELS, x_label="time")
+
+
+def test_predicted_escape_is_the_linearization():
+    assert predicted_escape(512, 64, 2) == pytest.approx(escape_time(512, 64, 2, eps=0.8))
+    # p interpolates the rate between the d-dimensional and the 1-dimensional problem.
+    rate = math.sqrt(0.5**2 * 64 + 0.5**2) / (8 * 512)
+    assert predicted_escape(512, 64, p=0.5, threshold=0.4) == pytest.approx(math.asinh(0.6 / rate) / (2 * rate))
+    with pytest.raises(ValueError, match="threshold"):
+        predicted_escape(512, 64, threshold=1.0)
+
+
+@pytest.mark.parametrize("B, p", [(1, 0.0), (4, 0.0), (1, 0.5)])
+def test_repetition_frame_measures_the_reduced_plateau(B, p):
+    setting = {"T": 256, "d": 16, "B": B, "p": p, "threshold": 0.2}
+    frame = repetition_frame(setting)
+    measured = frame.markers["measured plateau"]
+    assert measured == pytest.approx(plateau_length(256, 16, B, p), rel=1e-3)
+    assert measured < frame.markers["predicted (linearization)"]  # the feedback speeds the escape (Fig. 7)
+    loss = np.asarray(frame.curves["test loss (p = 0)"])
+    assert loss[0] == pytest.approx(0.5) and loss[-1] < 0.1
+    alpha = np.asarray(frame.curves["alpha"])
+    assert alpha[0] == pytest.approx(1 / 256) and alpha[-1] > 0.5 / B
+    if p > 0:  # the repeated direction learns first (Fig. 10)
+        half = int(np.argmax(np.asarray(frame.curves["other directions"]) > 0.5))
+        assert frame.curves["repeated direction"][half] > 0.5
+
+
+def test_repetition_explorer_starts_at_fig10_and_moves():
+    explorer = repetition_explorer()
+    assert explorer.settings() == {"T": 512, "d": 64, "B": 1, "p": 0.0, "threshold": 0.2}
+    before = explorer.markers["loss", "measured plateau"].get_xdata()[0]
+    explorer.controls["B"].value = 4
+    after = explorer.markers["loss", "measured plateau"].get_xdata()[0]
+    assert after < before / 2
