@@ -251,6 +251,7 @@ function (root) {
   const W = 330, H = 260, L = 58, R = 12, TOP = 24, BOT = 44;
   const fmt = v => {
     const a = Math.abs(v);
+    if (Number.isInteger(v) && a < 1e5) return String(v);
     return (a !== 0 && (a >= 1e4 || a < 1e-2)) ? v.toExponential(0).replace("e+", "e") : String(+v.toPrecision(3));
   };
   function el(tag, attrs, text) {
@@ -318,7 +319,8 @@ function (root) {
           if (xs[i] !== null && yv !== null) pts.push(X(xs[i]).toFixed(1) + "," + Y(yv).toFixed(1));
         });
         el("polyline", {points: pts.join(" "), fill: "none", stroke: COLORS[j % COLORS.length], "stroke-width": 1.8});
-        el("text", {x: ox + W - R - 4, y: TOP + 14 + 14 * j, "text-anchor": "end", fill: COLORS[j % COLORS.length], "font-size": 11}, c);
+        el("text", {x: ox + W - R - 4, y: TOP + 14 + 14 * j, "text-anchor": "end", fill: COLORS[j % COLORS.length], "font-size": 11,
+                  stroke: "white", "stroke-width": 3, "paint-order": "stroke"}, c);
       });
       Object.keys(f.m).forEach((m, j) => {
         const v = f.m[m];

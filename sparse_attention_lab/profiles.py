@@ -111,12 +111,12 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "laptop": {"T": 4096, "d": [16, 32, 64, 128, 256, 512], "p": [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9]},
     },
     "fig10": {
-        "laptop": {"T": 512, "d": 64, "p": [0.0, 0.3, 0.6, 0.9], "late_p": [0.0, 0.5, 0.9, 0.99],
-                   "late_t_max": 1e5},
+        "laptop": {"T": 512, "d": 64, "p": [0.0, 0.3, 0.6, 0.9], "late_p": [0.0, 0.3, 0.6, 0.9, 0.95, 0.99],
+                   "late_t_max": 1e5, "late_points": 20000},
     },
     "explorer": {
         "laptop": {"T": [128, 512, 2048], "d": [16, 64, 256], "B": [1, 2, 4], "p": [0.0, 0.5, 0.9],
-                   "max_points": 80},
+                   "max_points": 70, "digits": 3},
     },
     # Chapter 3: Transformers on single-location regression. Model and training per profile
     # (paper: Table 1 and App. B), then one grid per sweep of experiments/regression.py.

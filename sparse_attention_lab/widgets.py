@@ -160,6 +160,11 @@ REPETITION_GRID = {
 """Values offered by the live explorer's sliders (the paper's Fig. 2 and 10 settings inside)."""
 
 
+EXPLORER_HORIZONS = (1.2, 5.0, 20.0)
+"""Curves of :func:`repetition_frame` end at these multiples of the predicted escape time, the
+first at which the measured plateau ends (the linearization overestimates it, except at large ``p``)."""
+
+
 def predicted_escape(T: int, d: int, B: int = 1, p: float = 0.0, threshold: float = 0.2) -> float:
     """Linearized escape time ``arcsinh(eps / lambda) / (2 lambda)``, ``eps = 1 - threshold``.
 
@@ -177,7 +182,8 @@ def repetition_frame(setting: Mapping[str, float], n_points: int = 200) -> Frame
     """One frame of chapter 2's explorer: the reduced flow at ``setting`` (Fig. 2, Fig. 10).
 
     ``setting`` holds ``T``, ``d``, ``B``, ``p`` and ``threshold``. Curves over gradient-flow
-    time up to 1.2 x the predicted escape: training and test loss, the per-column alignment
+    time up to 1.2 x the predicted escape (longer, see :data:`EXPLORER_HORIZONS`, when the
+    plateau lasts beyond it): training and test loss, the per-column alignment
     of ``W`` with the teacher along the repeated direction (``w1``) and the others
     (``w / sqrt(d - 1)``; both ``w / sqrt(d)`` when ``p = 0``), and ``alpha``. Markers: the
     linearized escape time (:func:`predicted_escape`) and the measured plateau.
@@ -185,7 +191,10 @@ def repetition_frame(setting: Mapping[str, float], n_points: int = 200) -> Frame
     T, d, B = int(setting["T"]), int(setting["d"]), int(setting["B"])
     p, threshold = float(setting["p"]), float(setting["threshold"])
     predicted = predicted_escape(T, d, B, p, threshold)
-    flow = reduced_dynamics(T, d, B, p, t_max=1.2 * predicted, n_points=n_points, threshold=threshold)
+    for horizon in EXPLORER_HORIZONS:
+        flow = reduced_dynamics(T, d, B, p, t_max=horizon * predicted, n_points=n_points, threshold=threshold)
+        if math.isfinite(flow.plateau):
+            break
     if p > 0:
         repeated, others = flow.w1, flow.w / math.sqrt(d - 1)
     else:

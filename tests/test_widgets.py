@@ -89,3 +89,10 @@ def test_repetition_explorer_starts_at_fig10_and_moves():
     explorer.controls["B"].value = 4
     after = explorer.markers["loss", "measured plateau"].get_xdata()[0]
     assert after < before / 2
+
+
+def test_repetition_frame_extends_its_horizon_when_the_plateau_outlasts_the_prediction():
+    frame = repetition_frame({"T": 128, "d": 16, "B": 1, "p": 0.9, "threshold": 0.2})
+    measured, predicted = frame.markers["measured plateau"], frame.markers["predicted (linearization)"]
+    assert predicted < measured < frame.x[-1]
+    assert measured == pytest.approx(plateau_length(128, 16, 1, 0.9), rel=1e-3)
