@@ -1,0 +1,507 @@
+"""Reduced gradient-flow dynamics of the toy model (PAPER.md sections 4 and 5, App. A.3, A.4).
+
+From ``a = 0``, ``W = 0`` and unit-norm columns of ``W*``, gradient flow on the exact loss of
+the toy model stays on a low-dimensional manifold:
+
+- no cross-sample repetition: two variables, the alignment ``w = <W*, W>_F / ||W*||_F`` and
+  the score gap ``Delta_a = a_relevant - a_irrelevant`` (:func:`reduced_loss`, :func:`reduced_gradient`);
+- repetition probability ``p > 0``: three variables, ``w1`` for the repeated direction ``e_1``,
+  ``w`` for the others, and ``Delta_a`` (:func:`repetition_loss`, :func:`repetition_gradient`).
+
+Both are integrated by one engine in the rescaled time ``tau = lambda t`` (``lambda`` the
+rate of the linearization, :func:`linear_rate`), in which every setting escapes after a
+``tau`` of order ten. Entry points:
+
+- :func:`plateau_length` (one setting) and :func:`plateau_lengths` (a whole grid at once);
+- :func:`reduced_dynamics`: a trajectory (loss, test loss, ``w``, ``w1``, ``Delta_a``, ``alpha``);
+- :func:`linearized`, :func:`escape_time`: the early phase in closed form (App. A.3.2);
+- :func:`w_inf`, :func:`hessian_eigenvalues`: the late phase (App. A.3.3, Fig. 8);
+- :func:`toy_gradient_flow`: gradient flow on the full ``(a, W)`` expected loss, for checks and
+  for the free-score model (``scores="free"``, see below).
+
+**Shared or free scores.** The paper's reduction moves the ``B`` relevant scores as one
+parameter (``scores="shared"``). In the toy model as defined each score has its own gradient;
+by symmetry the flow of the full model is the reduced flow with ``Delta_a`` slowed by the
+factor ``T / (B (T - B))`` (``scores="free"``). For ``B = 1`` the two differ by ``T / (T - 1)``
+only; for ``B > 1`` the free model's plateau scales as ``B^-1/2`` instead of ``B^-1``
+(PAPER.md, "Caution on B > 1").
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+from scipy.integrate import solve_ivp
+
+from .tasks.regression import check_sizes, teacher_matrix
+from .toy import alignment, expected_loss
+
+SCORES = ("shared", "free")
+TAU_MAX = 1e7  # longest rescaled time integrated before a plateau is declared endless
+RTOL, ATOL = 1e-9, 1e-12
+
+
+# --- The reduced losses as written in the paper --------------------------------------------
+
+
+def attention(delta_a: ArrayLike, T: int, B: int = 1) -> np.ndarray:
+    """``alpha = 1 / ((T - B) exp(-Delta_a) + B)``: attention on ONE relevant token."""
+    return 1.0 / ((T - B) * np.exp(-np.asarray(delta_a, dtype=float)) + B)
+
+
+def reduced_loss(w: ArrayLike, delta_a: ArrayLike, T: int, d: int, B: int = 1) -> np.ndarray:
+    """Two-variable loss of App. A.3 (PAPER.md section 4); equals 1/2 at the origin."""
+    alpha = attention(delta_a, T, B)
+    w = np.asarray(w, dtype=float)
+    noise = (1 - B * alpha) ** 2 * w**2 / (d * (T - B))
+    return 0.5 * (noise + (B * alpha * w - math.sqrt(d)) ** 2 / d)
+
+
+def reduced_gradient(w: ArrayLike, delta_a: ArrayLike, T: int, d: int, B: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``(dL/dw, dL/dDelta_a)`` of :func:`reduced_loss`, term by term as in PAPER.md section 4."""
+    alpha = attention(delta_a, T, B)
+    w = np.asarray(w, dtype=float)
+    grad_w = (1 - B * alpha) ** 2 * w / (d * (T - B)) + B * alpha * (B * alpha * w - math.sqrt(d)) / d
+    grad_a = alpha * (1 - B * alpha) * (
+        -B * (1 - B * alpha) * w**2 / (d * (T - B)) + B * w * (B * alpha * w - math.sqrt(d)) / d
+    )
+    return grad_w, grad_a
+
+
+def repetition_loss(
+    w1: ArrayLike, w: ArrayLike, delta_a: ArrayLike, T: int, d: int, p: float
+) -> np.ndarray:
+    """Three-variable loss of App. A.4 (PAPER.md section 5, ``B = 1``); ``p = 0`` gives the test loss."""
+    alpha = attention(delta_a, T)
+    w1, w = np.asarray(w1, dtype=float), np.asarray(w, dtype=float)
+    s1, s = p + (1 - p) / d, (1 - p) / d
+    noise = (1 - alpha) ** 2 * (w**2 + w1**2) / (d * (T - 1))
+    return 0.5 * (noise + s1 * (alpha * w1 - 1) ** 2 + s * (alpha * w - math.sqrt(d - 1)) ** 2)
+
+
+def repetition_gradient(
+    w1: ArrayLike, w: ArrayLike, delta_a: ArrayLike, T: int, d: int, p: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(dL/dw1, dL/dw, dL/dDelta_a)`` of :func:`repetition_loss`."""
+    alpha = attention(delta_a, T)
+    w1, w = np.asarray(w1, dtype=float), np.asarray(w, dtype=float)
+    s1, s, r = p + (1 - p) / d, (1 - p) / d, math.sqrt(d - 1)
+    n = (1 - alpha) ** 2 / (d * (T - 1))
+    grad_w1 = n * w1 + s1 * alpha * (alpha * w1 - 1)
+    grad_w = n * w + s * alpha * (alpha * w - r)
+    grad_alpha = -(1 - alpha) * (w**2 + w1**2) / (d * (T - 1)) + s1 * w1 * (alpha * w1 - 1) + s * w * (alpha * w - r)
+    return grad_w1, grad_w, alpha * (1 - alpha) * grad_alpha
+
+
+# --- Early phase: linearization at the origin (App. A.3.2) -----------------------------------
+
+
+def linear_rate(T: int, d: int, B: int = 1, p: float = 0.0, scores: str = "shared") -> float:
+    """Positive Hessian eigenvalue at the origin: ``B sqrt(p^2 d + (1 - p)^2) / (sqrt(d) T)``.
+
+    ``B / (sqrt(d) T)`` without cross-sample repetition (section 4), ``sqrt(p^2 d + (1-p)^2) /
+    (sqrt(d) T)`` with it (section 5); free scores divide it by ``sqrt(B)``.
+    """
+    _check_scores(scores)
+    rate = B * math.sqrt(p**2 * d + (1 - p) ** 2) / (math.sqrt(d) * T)
+    return rate / math.sqrt(B) if scores == "free" else rate
+
+
+def linearized(t: ArrayLike, T: int, d: int, B: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closed-form early dynamics ``(w, Delta_a, loss)``: ``sinh(lambda t)``, ``cosh(lambda t) - 1``,
+    ``1/2 (1 - lambda sinh(2 lambda t))`` with ``lambda = B / (sqrt(d) T)`` (App. A.3.2)."""
+    check_sizes(T, d, B)
+    lam = linear_rate(T, d, B)
+    t = np.asarray(t, dtype=float)
+    return np.sinh(lam * t), np.cosh(lam * t) - 1, 0.5 * (1 - lam * np.sinh(2 * lam * t))
+
+
+def escape_time(T: int, d: int, B: int = 1, eps: float = 0.8) -> float:
+    """Linearized escape time ``arcsinh(eps / lambda) / (2 lambda)``, ``lambda = B / (sqrt(d) T)``.
+
+    Time for the linearized loss to lose a fraction ``eps`` of its initial value. This is the
+    appendix form of Eq. 6, ``~ (sqrt(d) T / 2B) ln(2 eps sqrt(d) T / B)``; the main text's
+    ``(sqrt(d) T / 2) ln(eps sqrt(d) T)`` drops the ``B`` and the 2 (PAPER.md section 9.1).
+    It predicts the scaling, and overestimates the true plateau (Fig. 7).
+    """
+    check_sizes(T, d, B)
+    if not 0 < eps < 1:
+        raise ValueError(f"eps must lie in (0, 1), got {eps!r}.")
+    lam = linear_rate(T, d, B)
+    return math.asinh(eps / lam) / (2 * lam)
+
+
+# --- Late phase (App. A.3.3) -----------------------------------------------------------------
+
+
+def w_inf(alpha: ArrayLike, T: int, d: int, B: int = 1) -> np.ndarray:
+    """Equilibrium of ``w`` at fixed attention ``alpha`` (root of ``dL/dw``; Fig. 8 left)."""
+    A = B * np.asarray(alpha, dtype=float)
+    return A / math.sqrt(d) / ((1 - A) ** 2 / (d * (T - B)) + A**2 / d)
+
+
+def hessian_eigenvalues(
+    w: ArrayLike, delta_a: ArrayLike, T: int, d: int, B: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest eigenvalue of the Hessian of :func:`reduced_loss` in ``(w, Delta_a)``.
+
+    Central differences of the analytic gradient (relative step 1e-6); Fig. 8 right.
+    """
+    w, delta_a = np.broadcast_arrays(np.asarray(w, dtype=float), np.asarray(delta_a, dtype=float))
+    hw, ha = 1e-6 * (1 + np.abs(w)), 1e-6 * (1 + np.abs(delta_a))
+    gw_p, ga_p = reduced_gradient(w + hw, delta_a, T, d, B)
+    gw_m, ga_m = reduced_gradient(w - hw, delta_a, T, d, B)
+    gw_q, ga_q = reduced_gradient(w, delta_a + ha, T, d, B)
+    gw_r, ga_r = reduced_gradient(w, delta_a - ha, T, d, B)
+    h_ww, h_aa = (gw_p - gw_m) / (2 * hw), (ga_q - ga_r) / (2 * ha)
+    h_wa = 0.5 * ((ga_p - ga_m) / (2 * hw) + (gw_q - gw_r) / (2 * ha))
+    mean, gap = (h_ww + h_aa) / 2, np.sqrt(((h_ww - h_aa) / 2) ** 2 + h_wa**2)
+    return mean - gap, mean + gap
+
+
+# --- The integration engine ------------------------------------------------------------------
+
+
+class _Flow:
+    """Vectorized reduced flow for ``n`` settings in rescaled time ``tau = lambda t``.
+
+    One form covers both reductions: ``L = 1/2 [ n (w^2 + w1^2) + s1 (A w1 - c1)^2 +
+    s (A w - r)^2 ]`` with ``A = B alpha``, ``n = (1 - A)^2 / (d (T - B))``. Without repetition
+    ``c1 = s1 = 0``, ``r = sqrt(d)``, ``s = 1/d`` (section 4, ``w1`` stays 0); with it ``c1 = 1``,
+    ``r = sqrt(d - 1)``, ``s1 = p + (1-p)/d``, ``s = (1-p)/d`` (section 5). The test loss uses
+    ``s1 = s = 1/d``. Free scores multiply ``Delta_a'`` by ``kappa = T / (B (T - B))``.
+    """
+
+    def __init__(self, T, d, B, p, scores: str) -> None:
+        T, d, B, p = (np.asarray(v, dtype=float).reshape(-1) for v in np.broadcast_arrays(T, d, B, p))
+        repeated = p > 0
+        self.T, self.d, self.B = T, d, B
+        self.c1 = np.where(repeated, 1.0, 0.0)
+        self.r = np.sqrt(np.where(repeated, d - 1, d))
+        self.s1 = np.where(repeated, p + (1 - p) / d, 0.0)
+        self.s = np.where(repeated, (1 - p) / d, 1 / d)
+        self.s1_test = np.where(repeated, 1 / d, 0.0)
+        self.kappa = T / (B * (T - B)) if scores == "free" else np.ones_like(T)
+        self.rate = B * np.sqrt(p**2 * d + (1 - p) ** 2) / (np.sqrt(d) * T)
+        if scores == "free":
+            self.rate = self.rate / np.sqrt(B)
+        self.n = T.size
+
+    def subset(self, index: np.ndarray) -> _Flow:
+        other = object.__new__(_Flow)
+        for key, value in vars(self).items():
+            setattr(other, key, value[index] if isinstance(value, np.ndarray) else value)
+        other.n = int(np.size(index))
+        return other
+
+    def _attention(self, delta_a):
+        # 1 - A computed as (T - B) e^{-Delta} alpha, accurate when A -> 1.
+        e = (self.T - self.B) * np.exp(-delta_a)
+        alpha = 1 / (e + self.B)
+        return alpha, self.B * alpha, e * alpha
+
+    def derivative(self, y: np.ndarray) -> np.ndarray:
+        """``d(w1, w, Delta_a)/d tau`` for states ``y`` of shape ``(3, n)``."""
+        w1, w, delta_a = y
+        _, A, one_minus_A = self._attention(delta_a)
+        scale = self.d * (self.T - self.B)
+        noise = one_minus_A**2 / scale
+        g1 = noise * w1 + self.s1 * A * (A * w1 - self.c1)
+        g = noise * w + self.s * A * (A * w - self.r)
+        g_A = -one_minus_A * (w**2 + w1**2) / scale + self.s1 * w1 * (A * w1 - self.c1) + self.s * w * (A * w - self.r)
+        return -np.stack([g1, g, self.kappa * A * one_minus_A * g_A]) / self.rate
+
+    def losses(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Training loss, test loss (no cross-sample repetition) and ``alpha`` for ``y`` of shape ``(3, n, ...)``."""
+        w1, w, delta_a = y
+        shape = (-1,) + (1,) * (np.ndim(w) - 1)
+        c = {k: getattr(self, k).reshape(shape) for k in ("T", "d", "B", "c1", "r", "s1", "s", "s1_test")}
+        e = (c["T"] - c["B"]) * np.exp(-delta_a)
+        alpha = 1 / (e + c["B"])
+        A, one_minus_A = c["B"] * alpha, e * alpha
+        noise = one_minus_A**2 * (w**2 + w1**2) / (c["d"] * (c["T"] - c["B"]))
+        train = 0.5 * (noise + c["s1"] * (A * w1 - c["c1"]) ** 2 + c["s"] * (A * w - c["r"]) ** 2)
+        test = 0.5 * (noise + c["s1_test"] * (A * w1 - c["c1"]) ** 2 + (A * w - c["r"]) ** 2 / c["d"])
+        return train, test, alpha
+
+
+# Dormand-Prince 5(4) tableau (nodes, stages, 5th-order weights, error weights).
+_DP_C = np.array([0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1, 1])
+_DP_A = [
+    [],
+    [1 / 5],
+    [3 / 40, 9 / 40],
+    [44 / 45, -56 / 15, 32 / 9],
+    [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729],
+    [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
+    [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84],
+]
+_DP_E = np.array([71 / 57600, 0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40])
+
+
+def _crossing_explicit(flow: _Flow, level: np.ndarray, max_steps: int = 200_000) -> np.ndarray:
+    """Rescaled first-crossing times of the test loss, all settings stepped together.
+
+    Dormand-Prince 5(4) with one adaptive step per setting (non-stiff flows: ``p = 0``). The
+    crossing inside the step is located by bisection on the cubic Hermite interpolant.
+    """
+    y = np.zeros((3, flow.n))
+    f = flow.derivative(y)
+    tau, h = np.zeros(flow.n), np.full(flow.n, 1e-2)
+    out = np.full(flow.n, np.inf)
+    active = np.arange(flow.n)
+    for _ in range(max_steps):
+        if active.size == 0:
+            return out
+        sub = flow.subset(active)
+        k = [f]
+        for stage in range(1, 7):
+            ys = y + h * sum(a * kk for a, kk in zip(_DP_A[stage], k, strict=False) if a)
+            k.append(sub.derivative(ys))
+        y_new = y + h * sum(b * kk for b, kk in zip(_DP_A[6], k, strict=False) if b)
+        err_vec = h * sum(e * kk for e, kk in zip(_DP_E, k, strict=True) if e)
+        scale = ATOL + RTOL * 1e2 * np.maximum(np.abs(y), np.abs(y_new))
+        err = np.sqrt(np.mean((err_vec / scale) ** 2, axis=0))
+        accept = err <= 1
+        f_new = k[6]
+        _, test, _ = sub.losses(y_new)
+        crossed = accept & (test <= level[active])
+        if crossed.any():
+            theta = _bisect_hermite(sub.subset(np.flatnonzero(crossed)), level[active][crossed],
+                                    y[:, crossed], f[:, crossed], y_new[:, crossed], f_new[:, crossed], h[crossed])
+            out[active[crossed]] = tau[crossed] + theta * h[crossed]
+        tau = np.where(accept, tau + h, tau)
+        y = np.where(accept, y_new, y)
+        f = np.where(accept, f_new, f)
+        factor = np.clip(0.9 * np.maximum(err, 1e-10) ** -0.2, 0.2, 5.0)
+        h = h * np.where(accept, factor, np.minimum(factor, 1.0))
+        keep = ~crossed & (tau < TAU_MAX)
+        active, y, f, tau, h = active[keep], y[:, keep], f[:, keep], tau[keep], h[keep]
+    raise RuntimeError("the reduced flow did not reach its plateau threshold within max_steps.")
+
+
+def _bisect_hermite(flow, level, y0, f0, y1, f1, h, iterations: int = 50) -> np.ndarray:
+    lo, hi = np.zeros_like(h), np.ones_like(h)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        t2, t3 = mid**2, mid**3
+        y = (2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + mid) * h * f0 + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * h * f1
+        below = flow.losses(y)[1] <= level
+        hi, lo = np.where(below, mid, hi), np.where(below, lo, mid)
+    return hi
+
+
+def _solve(flow: _Flow, level: float | None, tau_end: float, tau_eval: np.ndarray | None = None):
+    """One setting with LSODA (stiff when ``p`` is close to 1); returns scipy's solution."""
+    events = None
+    if level is not None:
+        def crossing(tau, y):
+            return flow.losses(y.reshape(3, 1))[1][0] - level
+
+        crossing.terminal = tau_eval is None
+        crossing.direction = -1
+        events = crossing
+    return solve_ivp(lambda tau, y: flow.derivative(y.reshape(3, 1)).ravel(), (0.0, tau_end), np.zeros(3),
+                     method="LSODA", rtol=RTOL, atol=ATOL, t_eval=tau_eval, events=events)
+
+
+# --- Public entry points ---------------------------------------------------------------------
+
+
+def plateau_lengths(
+    T: ArrayLike, d: ArrayLike, B: ArrayLike = 1, p: ArrayLike = 0.0, threshold: float = 0.2, scores: str = "shared"
+) -> np.ndarray:
+    """:func:`plateau_length` for every setting of broadcast arrays ``T, d, B, p`` (Fig. 1c, 2).
+
+    Settings without cross-sample repetition are integrated together (one vectorized
+    explicit integration, adaptive step per setting); those with ``p > 0``, stiff, one by one
+    with LSODA. Returns an array of the broadcast shape (``math.inf`` where never reached).
+    """
+    _check_scores(scores)
+    _check_threshold(threshold)
+    arrays = np.broadcast_arrays(*(np.asarray(v) for v in (T, d, B, p)))
+    shape = arrays[0].shape
+    T, d, B, p = (a.reshape(-1) for a in arrays)
+    for values in zip(T, d, B, p, strict=True):
+        _check_setting(*values)
+    flow = _Flow(T, d, B, p, scores)
+    level = threshold * flow.losses(np.zeros((3, flow.n)))[1]
+    tau = np.full(flow.n, np.inf)
+    explicit = np.flatnonzero(p == 0)
+    if explicit.size:
+        tau[explicit] = _crossing_explicit(flow.subset(explicit), level[explicit])
+    for i in np.flatnonzero(p > 0):
+        # With p = 1 the non-repeated directions get no signal (w stays 0), so the test loss
+        # cannot fall below (d - 1) / (2d): no crossing when that floor is above the level.
+        if p[i] == 1 and (d[i] - 1) / (2 * d[i]) > level[i]:
+            continue
+        solution = _solve(flow.subset(np.array([i])), level[i], TAU_MAX)
+        if solution.t_events[0].size:
+            tau[i] = solution.t_events[0][0]
+    return (tau / flow.rate).reshape(shape)
+
+
+def plateau_length(T: int, d: int, B: int = 1, p: float = 0.0, threshold: float = 0.2) -> float:
+    """Gradient-flow time at which the reduced loss first falls to ``threshold`` x its initial value.
+
+    The paper's reduced equations (shared scores): the two-variable flow of section 4 with
+    in-context repetition ``B`` (loss measured with the same ``B``), the three-variable flow
+    of section 5 with cross-sample repetition ``p`` (loss measured on the test distribution,
+    ``p = 0``). ``B > 1`` together with ``p > 0`` uses the same three-variable form with
+    ``A = B alpha`` and the test loss at the same ``B``, ``p = 0``. Returns ``math.inf`` when the
+    loss never gets there (``p = 1`` with ``d > 1`` at the default threshold).
+    """
+    return float(plateau_lengths(T, d, B, p, threshold)[()])
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """A gradient-flow trajectory, sampled at ``times`` (gradient-flow time).
+
+    ``loss`` is the training loss (with the run's ``B`` and ``p``), ``test_loss`` the loss on
+    data without cross-sample repetition; ``w`` the alignment along the (non-repeated)
+    teacher directions, ``w1`` along the repeated one (zeros when ``p = 0``), ``alpha`` the
+    attention on one relevant token. ``plateau`` is the first time ``test_loss`` reaches
+    ``threshold`` x its initial value (``math.inf`` if not within ``times``).
+    """
+
+    times: np.ndarray
+    loss: np.ndarray
+    test_loss: np.ndarray
+    w: np.ndarray
+    w1: np.ndarray
+    delta_a: np.ndarray
+    alpha: np.ndarray
+    plateau: float
+
+
+def reduced_dynamics(
+    T: int,
+    d: int,
+    B: int = 1,
+    p: float = 0.0,
+    t_max: float | None = None,
+    n_points: int = 400,
+    scores: str = "shared",
+    threshold: float = 0.2,
+) -> Trajectory:
+    """Integrate the reduced flow from the origin and sample it at ``n_points`` times in ``[0, t_max]``.
+
+    ``t_max`` defaults to 1.5 x the linearized escape time (:func:`escape_time` at the run's
+    rate), which covers the drop of the loss. Fast enough for a live widget (tens of ms).
+    """
+    _check_setting(T, d, B, p)
+    _check_scores(scores)
+    _check_threshold(threshold)
+    if n_points < 2:
+        raise ValueError(f"n_points must be at least 2, got {n_points}.")
+    flow = _Flow(T, d, B, p, scores)
+    rate = float(flow.rate[0])
+    if t_max is None:
+        t_max = 1.5 * math.asinh(0.8 / rate) / (2 * rate)
+    if not (t_max > 0 and math.isfinite(t_max)):
+        raise ValueError(f"t_max must be positive and finite, got {t_max!r}.")
+    level = threshold * float(flow.losses(np.zeros((3, 1)))[1][0])
+    tau_eval = np.linspace(0.0, t_max * rate, n_points)
+    solution = _solve(flow, level, tau_eval[-1], tau_eval)
+    y = solution.y[:, None, :]
+    loss, test_loss, alpha = (v[0] for v in flow.losses(y))
+    crossings = solution.t_events[0]
+    return Trajectory(
+        times=solution.t / rate,
+        loss=loss,
+        test_loss=test_loss,
+        w=solution.y[1],
+        w1=solution.y[0],
+        delta_a=solution.y[2],
+        alpha=alpha,
+        plateau=float(crossings[0] / rate) if crossings.size else math.inf,
+    )
+
+
+def toy_gradient_flow(
+    T: int,
+    d: int,
+    times: ArrayLike,
+    B: int = 1,
+    p: float = 0.0,
+    threshold: float = 0.2,
+    seed: int = 0,
+) -> Trajectory:
+    """Gradient flow on the exact expected loss of the full toy model (``a`` in ``R^T``, free scores).
+
+    Starts from ``a = 0``, ``W = 0`` with a teacher of unit-norm columns (seed ``seed``),
+    relevant tokens at the last ``B`` positions, and integrates ``(a, W)' = -grad L`` with
+    LSODA through :func:`toy.expected_loss` (float64 autograd). The returned ``w`` is the
+    alignment along the teacher's columns 2..d when ``p > 0`` (``w1`` along column 1), along
+    the whole teacher otherwise; ``delta_a`` is a relevant score minus the mean irrelevant one.
+    Slow (``T + d^2`` variables): for checks and small figures.
+    """
+    _check_setting(T, d, B, p)
+    _check_threshold(threshold)
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or times.size < 2 or times[0] != 0 or np.any(np.diff(times) <= 0):
+        raise ValueError("times must be an increasing 1-D array starting at 0.")
+    W_star = teacher_matrix(d, "unit_columns", torch.Generator().manual_seed(seed)).double()
+    relevant = list(range(T - B, T))
+
+    def losses(params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a, W = params[:T], params[T:].reshape(d, d)
+        return expected_loss(a, W, W_star, relevant, p), expected_loss(a, W, W_star, relevant, 0.0)
+
+    def derivative(t: float, y: np.ndarray) -> np.ndarray:
+        params = torch.tensor(y, dtype=torch.float64, requires_grad=True)
+        (grad,) = torch.autograd.grad(losses(params)[0], params)
+        return -grad.numpy()
+
+    level = threshold * float(losses(torch.zeros(T + d * d, dtype=torch.float64))[1])
+
+    def crossing(t: float, y: np.ndarray) -> float:
+        return float(losses(torch.from_numpy(y))[1]) - level
+
+    crossing.direction = -1
+    solution = solve_ivp(derivative, (0.0, times[-1]), np.zeros(T + d * d), method="LSODA",
+                         rtol=1e-8, atol=1e-11, t_eval=times, events=crossing)
+    params = torch.from_numpy(solution.y.T.copy())
+    a, W = params[:, :T], params[:, T:].reshape(-1, d, d)
+    train, test = zip(*(losses(row) for row in params), strict=True)
+    if p > 0:
+        w1 = (W[:, :, 0] * W_star[:, 0]).sum(-1)
+        w = alignment(W[:, :, 1:], W_star[:, 1:])
+    else:
+        w1, w = torch.zeros(len(params), dtype=torch.float64), alignment(W, W_star)
+    crossings = solution.t_events[0]
+    return Trajectory(
+        times=solution.t,
+        loss=torch.stack(train).numpy(),
+        test_loss=torch.stack(test).numpy(),
+        w=w.numpy(),
+        w1=w1.numpy(),
+        delta_a=(a[:, -1] - a[:, : T - B].mean(-1)).numpy(),
+        alpha=torch.softmax(a, dim=-1)[:, -1].numpy(),
+        plateau=float(crossings[0]) if crossings.size else math.inf,
+    )
+
+
+# --- Argument checks -------------------------------------------------------------------------
+
+
+def _check_setting(T, d, B, p) -> None:
+    """``tasks.check_sizes`` after turning integral numpy scalars into ``int``."""
+    sizes = [int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v for v in (T, d, B)]
+    check_sizes(*sizes, p=float(p) if isinstance(p, numbers.Real) and not isinstance(p, bool) else p)
+
+
+def _check_threshold(threshold: float) -> None:
+    if not (isinstance(threshold, numbers.Real) and 0 < threshold < 1):
+        raise ValueError(f"threshold must lie in (0, 1), got {threshold!r}.")
+
+
+def _check_scores(scores: str) -> None:
+    if scores not in SCORES:
+        raise ValueError(f"scores must be one of {SCORES}, got {scores!r}.")
