@@ -121,7 +121,7 @@ class RecallProbe:
             raise ValueError(f"n_sequences must be a positive integer, got {n_sequences!r}.")
         generator = torch.Generator().manual_seed(seed)
         self.tokens, _ = task.test_task().sample(n_sequences, generator)
-        self.period = max(2, min(task.n_pairs, task.n_tokens))
+        self.period = max(2, task.n_pairs)  # n_pairs < n_tokens, so the tokens can be distinct
         self.repeated = repeated_random_tokens(n_sequences, self.period, task.n_tokens, generator)
         self.keep_maps = keep_maps
         self.example_tokens = self.tokens[0]
