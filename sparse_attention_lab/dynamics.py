@@ -115,7 +115,7 @@ def linear_rate(T: int, d: int, B: int = 1, p: float = 0.0, scores: str = "share
 def linearized(t: ArrayLike, T: int, d: int, B: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Closed-form early dynamics ``(w, Delta_a, loss)``: ``sinh(lambda t)``, ``cosh(lambda t) - 1``,
     ``1/2 (1 - lambda sinh(2 lambda t))`` with ``lambda = B / (sqrt(d) T)`` (App. A.3.2)."""
-    check_sizes(T, d, B)
+    _check_setting(T, d, B, 0.0)
     lam = linear_rate(T, d, B)
     t = np.asarray(t, dtype=float)
     return np.sinh(lam * t), np.cosh(lam * t) - 1, 0.5 * (1 - lam * np.sinh(2 * lam * t))
@@ -129,7 +129,7 @@ def escape_time(T: int, d: int, B: int = 1, eps: float = 0.8) -> float:
     ``(sqrt(d) T / 2) ln(eps sqrt(d) T)`` drops the ``B`` and the 2 (PAPER.md section 9.1).
     It predicts the scaling, and overestimates the true plateau (Fig. 7).
     """
-    check_sizes(T, d, B)
+    _check_setting(T, d, B, 0.0)
     if not 0 < eps < 1:
         raise ValueError(f"eps must lie in (0, 1), got {eps!r}.")
     lam = linear_rate(T, d, B)
