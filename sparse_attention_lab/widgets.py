@@ -29,6 +29,8 @@ from .explorer import Frame, Panel
 
 MARKER_STYLES = ({"color": "k", "ls": "--"}, {"color": "C3", "ls": ":"}, {"color": "gray", "ls": "-."})
 """Line styles of the vertical markers, in the order of :attr:`Frame.markers`."""
+MARKER_NAMES = ("black dashed", "red dotted", "gray dash-dotted")
+"""How the status line names :data:`MARKER_STYLES` for the reader."""
 
 
 class LiveExplorer:
@@ -50,7 +52,7 @@ class LiveExplorer:
         x_label: str,
         log_x: bool = True,
         initial: Mapping[str, float] | None = None,
-        dpi: int = 80,
+        dpi: int = 72,
     ) -> None:
         if not params:
             raise ValueError("params: give at least one parameter with its values.")
@@ -81,7 +83,7 @@ class LiveExplorer:
                 (self.lines[panel.title, curve],) = ax.plot([], [], lw=1.8, label=curve)
             ax.set(title=panel.title, xlabel=x_label, ylabel=panel.y_label,
                    xscale="log" if log_x else "linear", yscale="log" if panel.log_y else "linear")
-            ax.legend(loc="center right", fontsize=8)
+            ax.legend(loc="center right", fontsize=8, frameon=False)
             for axis in (ax.xaxis, ax.yaxis):  # few ticks: drawing them is most of a redraw
                 if axis.get_scale() == "log":
                     axis.set_major_locator(LogLocator(numticks=6))
@@ -127,8 +129,9 @@ class LiveExplorer:
             f"{name}: {value:.4g}" if value is not None and math.isfinite(value) else f"{name}: not reached"
             for name, value in frame.markers.items()
         ]
-        styles = [f"{s['color']} {s['ls']}" for s in MARKER_STYLES]
-        self.status.value = "; ".join(f"{r} ({styles[k % len(styles)]})" for k, r in enumerate(readout))
+        self.status.value = "; ".join(
+            f"{text} ({MARKER_NAMES[k % len(MARKER_NAMES)]} line)" for k, text in enumerate(readout)
+        )
         self.image.value = self.render()
 
     def render(self) -> bytes:
@@ -160,7 +163,7 @@ REPETITION_GRID = {
 """Values offered by the live explorer's sliders (the paper's Fig. 2 and 10 settings inside)."""
 
 
-EXPLORER_HORIZONS = (1.2, 5.0, 20.0)
+EXPLORER_HORIZONS = (1.2, 20.0)
 """Curves of :func:`repetition_frame` end at these multiples of the predicted escape time, the
 first at which the measured plateau ends (the linearization overestimates it, except at large ``p``)."""
 
