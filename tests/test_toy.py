@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -84,3 +85,17 @@ def test_invalid_arguments_name_the_argument():
         ToyAttention(1, 4)
     with pytest.raises(ValueError, match="p must"):
         expected_loss(torch.zeros(4), torch.zeros(2, 2), torch.eye(2), [-1], p=1.5)
+
+
+def test_train_sgd_runs_seeds_in_parallel_and_learns():
+    from sparse_attention_lab.toy import train_sgd
+
+    run = train_sgd(T=8, d=4, seeds=[0, 1], steps=300, lr=0.5, eval_every=50)
+    assert run["steps"].tolist() == [0, 50, 100, 150, 200, 250, 300]
+    assert run["loss"].shape == run["w"].shape == run["alpha"].shape == (2, 7)
+    assert np.all(run["alpha"][:, 0] == pytest.approx(1 / 8))
+    assert np.all(run["loss"][:, -1] < 0.2 * run["loss"][:, 0])
+    assert np.all(run["alpha"][:, -1] > 0.5)
+    # Seeds are independent: seed 1 alone reproduces its row.
+    alone = train_sgd(T=8, d=4, seeds=[1], steps=300, lr=0.5, eval_every=50)
+    assert alone["loss"][0] == pytest.approx(run["loss"][1], rel=1e-4)
