@@ -94,6 +94,15 @@ def device_name(dev: torch.device | None = None) -> str:
 # How big each experiment runs under each profile. A profile missing from an entry falls
 # back to that entry's ``laptop`` sizes. Each chapter's experiments keep their entries here.
 SIZES: dict[str, dict[str, dict[str, Any]]] = {
+    # Chapter 1: the toy model. Reduced-dynamics grids are cheap on any profile (Fig. 1c:
+    # 42 settings in well under a second); Fig. 9 trains the real toy model with SGD.
+    "fig1c": {"laptop": {"T": [64, 128, 256, 512, 1024, 2048, 4096], "d": [16, 32, 64, 128, 256, 512]}},
+    "fig9": {
+        "ci": {"T": 64, "d": 64, "seeds": 5, "batch_size": 32, "lr": 1.0, "steps": 1500, "eval_every": 10},
+        "laptop": {"T": 128, "d": 128, "seeds": 5, "batch_size": 32, "lr": 1.0, "steps": 4000, "eval_every": 20},
+        "gpu": {"T": 256, "d": 256, "seeds": 5, "batch_size": 32, "lr": 1.0, "steps": 10000, "eval_every": 50},
+        "paper": {"T": 256, "d": 256, "seeds": 5, "batch_size": 32, "lr": 1.0, "steps": 10000, "eval_every": 50},
+    },
     "intro_gradient": {
         "ci": {"T": [4, 8, 16, 32, 64, 128, 256, 512, 1024], "d": 16, "samples": 4096},
         "laptop": {"T": [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], "d": 32, "samples": 8192},
