@@ -107,14 +107,13 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "ci": {"T": [4, 8, 16, 32, 64, 128, 256, 512, 1024], "d": 16, "samples": 4096},
         "laptop": {"T": [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], "d": 32, "samples": 8192},
     },
-    # Chapter 2: repetition in the reduced dynamics (cheap: the same sizes on every profile,
-    # except the exact free-score toy model, T + d^2 variables integrated with autograd).
+    # Chapter 2: repetition in the reduced dynamics and the exact free-score toy model (cheap:
+    # seconds, the same sizes on every profile).
     "fig2_left": {
         "laptop": {"T": 4096, "B": [1, 2, 4, 8], "d": [16, 32, 64, 128, 256, 512], "T_extra": [256, 1024]},
     },
     "fig2_free_toy": {
-        "ci": {"T": 32, "d": 4, "B": [1, 2, 4]},
-        "laptop": {"T": 64, "d": 8, "B": [1, 2, 4, 8]},
+        "laptop": {"T": 256, "d": 16, "B": [1, 2, 4, 8]},
     },
     "fig2_right": {
         "laptop": {"T": 4096, "d": [16, 32, 64, 128, 256, 512], "p": [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9]},
