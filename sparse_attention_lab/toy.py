@@ -127,7 +127,7 @@ def train_sgd(
     """SGD on the toy model with sampled data, several seeds at once (Fig. 9).
 
     Seed ``s`` draws its task ``SingleLocationRegression(T, d, version="theory", seed=s)``
-    (``W* ~ N(0, 1/d)``), starts from ``a = 0`` and ``W ~ N(0, 1/d)``, and takes ``steps``
+    (``W* ~ N(0, 1/d)``, drawn from ``s``), starts from ``a = 0`` and ``W ~ N(0, 1/d)``, and takes ``steps``
     steps of SGD with fresh batches on ``1/2 ||y - y*||^2``. Every ``eval_every`` steps it
     records the exact expected loss (:func:`expected_loss`, no sampling noise), the alignment
     ``w`` and the attention ``alpha`` on the relevant (last) token. Arrays are ``(seeds, evals)``.
@@ -139,9 +139,9 @@ def train_sgd(
     if not seeds:
         raise ValueError("seeds must not be empty.")
     tasks = [SingleLocationRegression(T, d, version="theory", seed=s) for s in seeds]
-    data = [torch.Generator().manual_seed(2 * s + 1) for s in seeds]
+    data = [torch.Generator().manual_seed(_stream_seed(s, 1)) for s in seeds]
     W_star = torch.stack([task.W_star for task in tasks]).to(device)
-    W0 = torch.stack([torch.randn(d, d, generator=torch.Generator().manual_seed(2 * s)) for s in seeds])
+    W0 = torch.stack([torch.randn(d, d, generator=torch.Generator().manual_seed(_stream_seed(s, 2))) for s in seeds])
     W = (W0 / math.sqrt(d)).to(device).requires_grad_(True)
     a = torch.zeros(len(seeds), T, device=device, requires_grad=True)
     record: dict[str, list] = {"steps": [], "loss": [], "w": [], "alpha": []}
@@ -167,3 +167,8 @@ def train_sgd(
             W -= lr * grad_W
     evaluate(steps)
     return {key: np.asarray(value).T if key != "steps" else np.asarray(value) for key, value in record.items()}
+
+
+def _stream_seed(seed: int, stream: int) -> int:
+    """Seed of an independent random stream of run ``seed`` (initial weights, data), never ``seed`` itself."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])

@@ -94,6 +94,8 @@ def test_train_sgd_runs_seeds_in_parallel_and_learns():
     assert run["steps"].tolist() == [0, 50, 100, 150, 200, 250, 300]
     assert run["loss"].shape == run["w"].shape == run["alpha"].shape == (2, 7)
     assert np.all(run["alpha"][:, 0] == pytest.approx(1 / 8))
+    # The initial W is random and independent of the teacher (w ~ N(0, 1/d), far from sqrt(d)).
+    assert np.all(np.abs(run["w"][:, 0]) < 0.75 * math.sqrt(4))
     assert np.all(run["loss"][:, -1] < 0.2 * run["loss"][:, 0])
     assert np.all(run["alpha"][:, -1] > 0.5)
     # Seeds are independent: seed 1 alone reproduces its row.
