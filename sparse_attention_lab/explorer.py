@@ -206,7 +206,7 @@ def render_html(data: dict, start: Mapping[str, int], title: str = "") -> str:
     return (
         f'<div class="sal-explorer" id="{uid}" style="font:13px sans-serif;max-width:{width}px">'
         f"{heading}<div>{''.join(sliders)}</div>"
-        f'<svg class="sal-explorer-plot" viewBox="0 0 {width} 260" width="100%" '
+        f'<svg class="sal-explorer-plot" viewBox="0 0 {width} 260" width="100%" style="font-size:15px" '
         f'role="img" aria-label="{_escape(title or "explorer")}"></svg>'
         f'<div class="sal-explorer-readout" style="min-height:1.3em"></div>'
         f'<script type="application/json" class="sal-explorer-data">{safe_payload}</script>'
@@ -248,7 +248,7 @@ function (root) {
   const names = Object.keys(data.params);
   const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
   const MARK = ["#000000", "#d62728", "#7f7f7f", "#17becf"];
-  const W = 330, H = 260, L = 58, R = 12, TOP = 24, BOT = 44;
+  const W = 330, H = 260, L = 64, R = 12, TOP = 24, BOT = 46;
   const fmt = v => {
     const a = Math.abs(v);
     if (Number.isInteger(v) && a < 1e5) return String(v);
@@ -302,11 +302,11 @@ function (root) {
       el("rect", {x: ox + L, y: TOP, width: W - L - R, height: H - TOP - BOT, fill: "none", stroke: "#444"});
       for (const t of ticks(x0, x1, data.logx)) {
         el("line", {x1: X(t), x2: X(t), y1: H - BOT, y2: H - BOT + 4, stroke: "#444"});
-        el("text", {x: X(t), y: H - BOT + 16, "text-anchor": "middle", "font-size": 11}, data.logx ? fmt(Math.pow(10, t)) : fmt(t));
+        el("text", {x: X(t), y: H - BOT + 16, "text-anchor": "middle", "font-size": 13}, data.logx ? fmt(Math.pow(10, t)) : fmt(t));
       }
       for (const t of ticks(y0, y1, p.logy)) {
         el("line", {x1: ox + L - 4, x2: ox + L, y1: Y(t), y2: Y(t), stroke: "#444"});
-        el("text", {x: ox + L - 6, y: Y(t) + 4, "text-anchor": "end", "font-size": 11}, p.logy ? fmt(Math.pow(10, t)) : fmt(t));
+        el("text", {x: ox + L - 6, y: Y(t) + 4, "text-anchor": "end", "font-size": 13}, p.logy ? fmt(Math.pow(10, t)) : fmt(t));
       }
       el("text", {x: ox + L + (W - L - R) / 2, y: H - 6, "text-anchor": "middle"}, data.xlabel);
       el("text", {x: ox + 14, y: TOP + (H - TOP - BOT) / 2, "text-anchor": "middle",
@@ -319,7 +319,7 @@ function (root) {
           if (xs[i] !== null && yv !== null) pts.push(X(xs[i]).toFixed(1) + "," + Y(yv).toFixed(1));
         });
         el("polyline", {points: pts.join(" "), fill: "none", stroke: COLORS[j % COLORS.length], "stroke-width": 1.8});
-        el("text", {x: ox + W - R - 4, y: TOP + 14 + 14 * j, "text-anchor": "end", fill: COLORS[j % COLORS.length], "font-size": 11,
+        el("text", {x: ox + W - R - 4, y: TOP + 16 + 16 * j, "text-anchor": "end", fill: COLORS[j % COLORS.length], "font-size": 13,
                   stroke: "white", "stroke-width": 3, "paint-order": "stroke"}, c);
       });
       Object.keys(f.m).forEach((m, j) => {
