@@ -216,6 +216,36 @@ class _Flow:
         g_A = -one_minus_A * (w**2 + w1**2) / scale + self.s1 * w1 * (A * w1 - self.c1) + self.s * w * (A * w - self.r)
         return -np.stack([g1, g, self.kappa * A * one_minus_A * g_A]) / self.rate
 
+    def scalar_functions(self):
+        """Plain-float ``(derivative(tau, y), test_loss(y))`` for ONE setting: the same equations
+        as :meth:`derivative` and :meth:`losses`, without numpy overhead (5-10x faster in LSODA)."""
+        T, d, B, c1, r, s1, s, s1_test, kappa, rate = (
+            float(getattr(self, k)[0]) for k in ("T", "d", "B", "c1", "r", "s1", "s", "s1_test", "kappa", "rate")
+        )
+        scale = d * (T - B)
+
+        def attention(delta_a: float) -> tuple[float, float]:
+            e = (T - B) * math.exp(-delta_a)
+            alpha = 1 / (e + B)
+            return B * alpha, e * alpha
+
+        def derivative(tau: float, y: np.ndarray) -> list[float]:
+            w1, w, delta_a = y
+            A, one_minus_A = attention(delta_a)
+            noise = one_minus_A * one_minus_A / scale
+            g1 = noise * w1 + s1 * A * (A * w1 - c1)
+            g = noise * w + s * A * (A * w - r)
+            g_A = -one_minus_A * (w * w + w1 * w1) / scale + s1 * w1 * (A * w1 - c1) + s * w * (A * w - r)
+            return [-g1 / rate, -g / rate, -kappa * A * one_minus_A * g_A / rate]
+
+        def test_loss(y: np.ndarray) -> float:
+            w1, w, delta_a = y
+            A, one_minus_A = attention(delta_a)
+            noise = one_minus_A * one_minus_A * (w * w + w1 * w1) / scale
+            return 0.5 * (noise + s1_test * (A * w1 - c1) ** 2 + (A * w - r) ** 2 / d)
+
+        return derivative, test_loss
+
     def losses(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Training loss, test loss (no cross-sample repetition) and ``alpha`` for ``y`` of shape ``(3, n, ...)``."""
         w1, w, delta_a = y
@@ -298,15 +328,16 @@ def _bisect_hermite(flow, level, y0, f0, y1, f1, h, iterations: int = 50) -> np.
 
 def _solve(flow: _Flow, level: float | None, tau_end: float, tau_eval: np.ndarray | None = None):
     """One setting with LSODA (stiff when ``p`` is close to 1); returns scipy's solution."""
+    derivative, test_loss = flow.scalar_functions()
     events = None
     if level is not None:
         def crossing(tau, y):
-            return flow.losses(y.reshape(3, 1))[1][0] - level
+            return test_loss(y) - level
 
         crossing.terminal = tau_eval is None
         crossing.direction = -1
         events = crossing
-    return solve_ivp(lambda tau, y: flow.derivative(y.reshape(3, 1)).ravel(), (0.0, tau_end), np.zeros(3),
+    return solve_ivp(derivative, (0.0, tau_end), np.zeros(3),
                      method="LSODA", rtol=RTOL, atol=ATOL, t_eval=tau_eval, events=events)
 
 

@@ -172,3 +172,12 @@ def test_invalid_arguments_raise_value_error_naming_them(kwargs, name):
         dy.plateau_length(**kwargs)
     with pytest.raises(ValueError, match=f"^{name} "):
         dy.reduced_dynamics(**kwargs)
+
+
+@pytest.mark.parametrize("B, p, scores", [(1, 0.0, "shared"), (3, 0.0, "free"), (1, 0.4, "shared"), (2, 0.7, "free")])
+def test_scalar_and_vectorized_flows_agree(B, p, scores):
+    flow = dy._Flow(100, 16, B, p, scores)
+    derivative, test_loss = flow.scalar_functions()
+    y = np.array([0.3, 2.1, 1.7])
+    assert derivative(0.0, y) == pytest.approx(flow.derivative(y.reshape(3, 1)).ravel(), rel=1e-12)
+    assert test_loss(y) == pytest.approx(flow.losses(y.reshape(3, 1))[1][0], rel=1e-12)
