@@ -22,7 +22,7 @@ import numpy as np
 from IPython.display import display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatter, LogLocator, NullLocator
+from matplotlib.ticker import LogFormatter, LogLocator, MaxNLocator, NullLocator
 
 from .dynamics import linear_rate, reduced_dynamics
 from .explorer import Frame, Panel
@@ -74,21 +74,28 @@ class LiveExplorer:
                 options=[(f"{v:g}", v) for v in values], value=start, description=name, continuous_update=False
             )
         self.figure = Figure(figsize=(3.4 * len(self.panels), 2.9), dpi=dpi)
-        self.figure.subplots_adjust(left=0.07, right=0.99, bottom=0.17, top=0.9, wspace=0.3)
+        self.figure.subplots_adjust(left=0.08, right=0.99, bottom=0.17, top=0.9, wspace=0.36)
         FigureCanvasAgg(self.figure)
         self.axes = self.figure.subplots(1, len(self.panels), squeeze=False)[0]
         self.lines = {}
         for ax, panel in zip(self.axes, self.panels, strict=True):
             for curve in panel.curves:
                 (self.lines[panel.title, curve],) = ax.plot([], [], lw=1.8, label=curve)
-            ax.set(title=panel.title, xlabel=x_label, ylabel=panel.y_label,
+            ax.set(xlabel=x_label, ylabel=panel.y_label,
                    xscale="log" if log_x else "linear", yscale="log" if panel.log_y else "linear")
             ax.legend(loc="center right", fontsize=8, frameon=False)
-            for axis in (ax.xaxis, ax.yaxis):  # few ticks: drawing them is most of a redraw
+            # Text is most of a redraw: few ticks, and title and axis labels at fixed places
+            # (matplotlib otherwise measures every tick label to place them, on every draw).
+            ax.set_title(panel.title, y=1.0)
+            ax.xaxis.set_label_coords(0.5, -0.12)
+            ax.yaxis.set_label_coords(-0.27 if panel.log_y else -0.2, 0.5)
+            for axis in (ax.xaxis, ax.yaxis):
                 if axis.get_scale() == "log":
                     axis.set_major_locator(LogLocator(numticks=6))
                     axis.set_minor_locator(NullLocator())
                     axis.set_major_formatter(LogFormatter())  # plain text, no mathtext
+                else:
+                    axis.set_major_locator(MaxNLocator(4))
         self.markers: dict[tuple[str, str], object] = {}
         self.image = widgets.Image(format="png")
         self.status = widgets.HTML()
