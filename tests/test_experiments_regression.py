@@ -48,6 +48,22 @@ def test_plateau_rows_merge_defaults_and_measure():
     (row,) = regression.plateau_rows([record], fraction=0.2)
     assert row["T"] == 16 and row["B"] == 1 and row["seed"] == 3
     assert row["plateau"] == pytest.approx(escape_step(record, fraction=0.2))
+    assert row["attention_step"] is None  # no attention probe in this record
+
+
+def test_attention_step_is_the_strongest_head_crossing_the_level():
+    # Evaluations x layers x heads: head (1, 0) reaches 0.5 halfway between steps 10 and 20.
+    attention = [[[0.1, 0.1], [0.1, 0.1]], [[0.2, 0.1], [0.4, 0.1]], [[0.3, 0.1], [0.6, 0.2]]]
+    record = {"steps": [0, 10, 20], "probes": {"readout_attention": attention}}
+    assert regression.attention_step(record, level=0.5) == pytest.approx(15.0)
+    assert regression.attention_step(record, level=0.9) is None
+    with pytest.raises(ValueError, match="level"):
+        regression.attention_step(record, level=1.5)
+
+
+def test_config_can_ask_for_the_attention_probe():
+    (record,) = regression.run({**TINY, "probe_attention": True}, [0])
+    assert len(record["probes"]["readout_attention"]) == len(record["steps"])
 
 
 @pytest.mark.parametrize("profile", list(PROFILES.values()), ids=list(PROFILES))

@@ -3,7 +3,8 @@
 A run is described by one flat, JSON-able config dict: task fields (``T``, ``d``, ``B``,
 ``p``, ``position``, ``feature``, ``task_seed``), model fields (those of
 :class:`~sparse_attention_lab.models.TransformerConfig` but ``d_in``/``d_out``, which follow
-from the task) and training fields (those of :class:`~sparse_attention_lab.training.TrainConfig`).
+from the task), training fields (those of :class:`~sparse_attention_lab.training.TrainConfig`)
+and ``probe_attention`` (log :func:`relevant_attention_probe` at every evaluation).
 Missing fields take the paper's values (:data:`DEFAULTS`: Table 1 and App. B)::
 
     records = run({"T": 64, "d": 8, "d_model": 32, "n_heads": 2, "d_qk": 16, "lr": 3e-4}, seeds=[0, 1])
@@ -16,11 +17,13 @@ per sweep for the grid and the seeds).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import fields
 
 import torch
 
+from ..fitting import first_crossing
 from ..models import Transformer, TransformerConfig
 from ..profiles import Profile
 from ..tasks import SingleLocationRegression
@@ -29,6 +32,7 @@ from ..training import TrainConfig, escape_step, train
 TASK_FIELDS = ("T", "d", "B", "p", "position", "feature", "task_seed")
 MODEL_FIELDS = tuple(f.name for f in fields(TransformerConfig) if f.name not in ("d_in", "d_out"))
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
+RUN_FIELDS = ("probe_attention",)
 
 DEFAULTS: dict = {
     "T": 256, "d": 16, "B": 1, "p": 0.0, "position": "random", "feature": True, "task_seed": 0,
@@ -44,11 +48,11 @@ REPEATED_ESCAPE_FRACTION = 0.4
 
 def build(config: dict) -> tuple[SingleLocationRegression, TransformerConfig, TrainConfig]:
     """Task, model config and training config of a flat config dict (missing keys: :data:`DEFAULTS`)."""
-    unknown = set(config) - set(TASK_FIELDS) - set(MODEL_FIELDS) - set(TRAIN_FIELDS)
+    unknown = set(config) - set(TASK_FIELDS) - set(MODEL_FIELDS) - set(TRAIN_FIELDS) - set(RUN_FIELDS)
     if unknown:
         raise ValueError(
             f"config has unknown keys {sorted(unknown)}; known: task {TASK_FIELDS}, "
-            f"model {MODEL_FIELDS}, training {TRAIN_FIELDS}."
+            f"model {MODEL_FIELDS}, training {TRAIN_FIELDS}, run {RUN_FIELDS}."
         )
     merged = {**DEFAULTS, **config}
     task = SingleLocationRegression(
@@ -95,14 +99,36 @@ def run(config: dict, seeds: list[int], probe_attention: bool = False) -> list[d
 
     Each record is :func:`~sparse_attention_lab.training.train`'s, with ``config`` the dict
     given here (the sweep key) and ``settings`` the full task, model and training description.
-    ``probe_attention`` logs :func:`relevant_attention_probe` at every evaluation.
+    ``probe_attention`` (or the config's own ``probe_attention``) logs
+    :func:`relevant_attention_probe` at every evaluation.
     """
     task, model, training = build(config)
-    probe = relevant_attention_probe(task) if probe_attention else None
+    probe = relevant_attention_probe(task) if probe_attention or config.get("probe_attention") else None
     records = train(task, model, training, seeds, probe=probe)
     for record in records:
         record["settings"], record["config"] = record["config"], dict(config)
     return records
+
+
+ATTENTION_LEVEL = 0.5
+"""Attention on the relevant token that marks sparse attention (uniform is ``1 / (T + 1)``)."""
+
+
+def attention_step(record: dict, level: float = ATTENTION_LEVEL) -> float | None:
+    """Interpolated step at which some head's readout attention on the relevant token first
+    reaches ``level``, on test sequences without repetition; ``None`` if never or not probed.
+
+    The emergence of sparse attention itself, which the paper's loss threshold (App. D.1)
+    measures only indirectly: after it the model still has to learn the ``d x d`` map.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}.")
+    attention = record.get("probes", {}).get("readout_attention")
+    if not attention:
+        return None
+    strongest = [max(max(heads) for heads in layers) for layers in attention]
+    crossing = first_crossing(record["steps"], strongest, level, direction="above")
+    return float(crossing) if math.isfinite(crossing) else None
 
 
 def plateau_rows(records: Iterable[dict], fraction: float = 0.2, curve: str = "test") -> list[dict]:
@@ -110,11 +136,12 @@ def plateau_rows(records: Iterable[dict], fraction: float = 0.2, curve: str = "t
 
     ``plateau`` is the interpolated step at which the loss (``curve``: ``"test"``, without
     repetition, or ``"train"``, the training distribution) first falls below ``fraction`` x
-    its initial value, ``None`` if never (App. D.1).
+    its initial value, ``None`` if never (App. D.1); ``attention_step`` is
+    :func:`attention_step` (``None`` for runs without the attention probe).
     """
     return [
         {**DEFAULTS, **r["config"], "seed": r["seed"], "diverged": r["diverged"],
-         "plateau": escape_step(r, fraction=fraction, curve=curve)}
+         "plateau": escape_step(r, fraction=fraction, curve=curve), "attention_step": attention_step(r)}
         for r in records
     ]
 
@@ -133,21 +160,21 @@ def _grid(base: dict, **axes: list) -> list[dict]:
 
 
 def fig3(profile: Profile) -> list[dict]:
-    """Fig. 3 left: plateau vs ``d`` for several ``T`` (``B = 1``)."""
+    """Fig. 3 left: plateau vs ``d`` for several ``T`` (``B = 1``), readout attention probed."""
     s = profile.sizes("fig3")
-    return _grid(_base(profile), T=s["T"], d=s["d"])
+    return _grid({**_base(profile), "probe_attention": True}, T=s["T"], d=s["d"])
 
 
 def fig3_B(profile: Profile) -> list[dict]:
     """Fig. 3 middle: plateau vs ``d`` for several in-context repetitions ``B`` at fixed ``T``."""
     s = profile.sizes("fig3_B")
-    return _grid({**_base(profile), "T": s["T"]}, B=s["B"], d=s["d"])
+    return _grid({**_base(profile), "T": s["T"], "probe_attention": True}, B=s["B"], d=s["d"])
 
 
 def fig3_p(profile: Profile) -> list[dict]:
     """Fig. 3 right and Fig. 12: plateau vs ``d`` for several ``p`` (threshold 0.4)."""
     s = profile.sizes("fig3_p")
-    base = {**_base(profile), "T": s["T"], "escape_fraction": REPEATED_ESCAPE_FRACTION}
+    base = {**_base(profile), "T": s["T"], "escape_fraction": REPEATED_ESCAPE_FRACTION, "probe_attention": True}
     return _grid(base, p=s["p"], d=s["d"])
 
 
