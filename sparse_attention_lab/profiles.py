@@ -156,6 +156,16 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "gpu": {"T": 256, "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "seeds": 3},
         "paper": {"T": 256, "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "seeds": 5},
     },
+    # Fig. 3 right again, with the optimizer closest to the theory's gradient flow: the 1-layer,
+    # 1-head model of Fig. 15 trained by SGD (under Adam, p does not help at CPU scale).
+    "fig3_p_sgd": {
+        "laptop": {"T": 16, "p": [0.0, 0.25, 0.5], "d": [8, 16, 32], "lr": 0.03, "max_steps": 12000,
+                   "seeds": 3},
+        "gpu": {"T": 64, "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "lr": 0.01, "max_steps": 50000,
+                "seeds": 3},
+        "paper": {"T": 256, "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "lr": 5e-3, "max_steps": 50000,
+                  "seeds": 5},
+    },
     "fig13": {
         "laptop": {"T": [16, 64], "d": [4, 16], "layers_heads": [[1, 2], [2, 1], [2, 2], [2, 4], [3, 2]],
                    "seeds": 2},

@@ -178,6 +178,14 @@ def fig3_p(profile: Profile) -> list[dict]:
     return _grid(base, p=s["p"], d=s["d"])
 
 
+def fig3_p_sgd(profile: Profile) -> list[dict]:
+    """Fig. 3 right under SGD: a 1-layer, 1-head model (Fig. 15's) for several ``p`` (threshold 0.4)."""
+    s = profile.sizes("fig3_p_sgd")
+    base = {**_base(profile), "n_layers": 1, "n_heads": 1, "optimizer": "sgd", "lr": s["lr"], "T": s["T"],
+            "max_steps": s["max_steps"], "escape_fraction": REPEATED_ESCAPE_FRACTION, "probe_attention": True}
+    return _grid(base, p=s["p"], d=s["d"])
+
+
 def fig13(profile: Profile) -> list[dict]:
     """Fig. 13: layers and heads, over a small ``d`` x ``T`` grid."""
     s = profile.sizes("fig13")
@@ -218,5 +226,5 @@ def fig15(profile: Profile) -> list[dict]:
 
 
 SWEEPS: dict[str, Callable[[Profile], list[dict]]] = {
-    "fig3": fig3, "fig3_B": fig3_B, "fig3_p": fig3_p, "fig13": fig13, "fig14": fig14, "fig15": fig15,
+    "fig3": fig3, "fig3_B": fig3_B, "fig3_p": fig3_p, "fig3_p_sgd": fig3_p_sgd, "fig13": fig13, "fig14": fig14, "fig15": fig15,
 }
