@@ -226,6 +226,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     "beyond_forecast": {
         "laptop": {"fit_T": [32, 64, 128, 256], "fit_d": [8, 16, 32],
                    "predict": [[512, 64], [1024, 128], [4096, 512], [256, 1024]],
-                   "transformer_predict": [[128, 16], [64, 32]], "transformer_seeds": 2},
+                   "transformer_predict": [[128, 16], [64, 32]], "transformer_seeds": 2,
+                   "recall_predict": [[4, 128], [6, 128], [10, 16]], "recall_seeds": 2, "recall_max_steps": 10000},
     },
 }
