@@ -22,6 +22,7 @@ Middle: dynamics and training.
 Top: experiments, sweeps and the book's figures and widgets.
 
 - ``experiments``: the paper's Transformer runs and named sweep grids (regression, recall).
+- ``results``, ``executors``: JSON-lines results files (atomic append, resume keys); where jobs run.
 - ``sweeps``: grids of runs with provenance, resume and pluggable executors.
 - ``forecast``: predict a plateau from cheap settings, with an uncertainty band.
 - ``plots``, ``attention_viewer``: figures.

@@ -12,23 +12,9 @@ behind Fig. 3 and Figs. 13-15 for regression, Figs. 4-5 for associative recall) 
 
 or, from Python (a notebook, say), ``records = run_sweep("fig3", profile="ci", seeds=2)``.
 
-**Results file.** JSON lines, by default ``book/data/<name>_<profile>.jsonl``. Each line is the
-experiment's record plus two fields: ``sweep`` (sweep name, the config as submitted and the
-seed: the resume key) and ``provenance`` (command line, profile, git commit and whether tracked
-files had uncommitted changes, package, torch and Python versions, device, host and CPU of the
-worker, when the sweep started and the run finished, and the wall time of the job that trained
-the run together with the seeds it trained). Non-finite numbers (the loss of a diverged run)
-are written as ``null``, so every line is strict JSON; a diverged run is a record like any other.
-
-**Crash safety.** Each line is written in full to a file opened for appending, then flushed to disk (``fsync``), and the sweep holds an exclusive lock on the file (POSIX
-``flock``) so that two sweeps never write to it at once. A kill (even ``SIGKILL``) can at worst
-leave an incomplete last line: :func:`load_results` warns about it and skips it, and the next
-sweep on that file cuts it off before appending.
-
-**Resume.** A run is identified by the canonical JSON of its config (sorted keys) and its seed.
-Runs already in the results file are skipped, so running the same command again finishes an
-interrupted sweep without repeating or losing a finished run. Changing a config (for example
-``--max-steps``) makes new runs.
+**Results file, crash safety, resume.** One strict-JSON line per finished run, by default
+``book/data/<name>_<profile>.jsonl``, with the run's provenance; runs already in the file are
+skipped, so the same command finishes an interrupted sweep. See :mod:`sparse_attention_lab.results`.
 
 **Estimate.** Before starting, the sweep prints how many runs are left, the sum of their step
 caps (the ``max_steps`` fields of the configs: an upper bound, since runs stop a margin after
@@ -40,19 +26,8 @@ worker, so the start-up of worker processes (importing torch: seconds per job wi
 local executor) and cluster queueing are not in the estimate.
 
 **Executors.** Jobs (one per config, training all its missing seeds) go through a
-:class:`concurrent.futures.Executor`; see :func:`make_executor`:
-
-- ``inline`` (default): in this process, one after the other.
-- ``process``: a :class:`~concurrent.futures.ProcessPoolExecutor` of ``workers`` processes
-  (started with ``spawn``), each limited to ``cpu_count // workers`` threads (unless
-  ``OMP_NUM_THREADS`` says otherwise).
-- ``submitit``: a SLURM cluster through ``submitit.AutoExecutor`` (without SLURM, submitit runs
-  the jobs as local subprocesses). Cluster options go to ``update_parameters``, e.g.
-  ``--submitit-param slurm_partition=gpu --submitit-param gpus_per_node=1
-  --submitit-param timeout_min=120``; logs and pickles go to ``--submitit-folder``, which must be
-  on a filesystem the compute nodes share. This process collects the results and writes the file,
-  so keep it alive (e.g. in ``tmux``) until the sweep ends; if it dies, running it again resubmits
-  the unfinished runs.
+:class:`concurrent.futures.Executor`: ``inline``, ``process`` or ``submitit``; see
+:mod:`sparse_attention_lab.executors`.
 """
 
 from __future__ import annotations
@@ -60,9 +35,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import datetime
-import json
-import math
-import multiprocessing
 import os
 import pickle
 import platform
@@ -70,9 +42,7 @@ import shlex
 import socket
 import subprocess
 import sys
-import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -80,17 +50,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .executors import EXECUTORS, InlineExecutor, SubmititExecutor, check_executor, make_executor
+from .results import ResultsFile, config_key, json_ready, load_results, run_key
 
 if TYPE_CHECKING:
     from .profiles import Profile
 
 # This module is imported by every worker process before its first job, so it leaves torch
 # (through .profiles) to the experiments: workers then start in a fraction of a second.
-
-try:  # POSIX file locks; elsewhere a sweep runs without the guard against a second writer.
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
 
 RunFunction = Callable[[dict, list[int]], list[dict]]
 
@@ -99,8 +66,6 @@ SWEEP_MODULES = (
     "sparse_attention_lab.experiments.recall",
 )
 """Modules whose ``SWEEPS`` table (name -> configs for a profile) and ``run`` make named sweeps."""
-
-EXECUTORS = ("inline", "process", "submitit")
 
 DEFAULT_SEEDS = 3
 """Seeds per config when neither the caller nor ``profiles.SIZES[name]["seeds"]`` says (the
@@ -181,27 +146,6 @@ def default_output(name: str, profile: Profile) -> Path:
 # ----------------------------------------------------------------------------- configs and keys
 
 
-def _json_ready(value: Any) -> Any:
-    """``value`` with tuples as lists, numpy/torch scalars and arrays as Python numbers and
-    lists, and non-finite floats as ``None``, so that it dumps as strict JSON."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if hasattr(value, "tolist"):  # numpy or torch scalars and arrays
-        return _json_ready(value.tolist())
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
-def config_key(config: Mapping[str, Any]) -> str:
-    """Canonical JSON of a config (sorted keys, no spaces): half of a run's resume key."""
-    return json.dumps(_json_ready(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
 def _find_step_caps(config: Any) -> list[int]:
     """Every ``max_steps`` value in a (nested) config."""
     if isinstance(config, Mapping):
@@ -266,13 +210,6 @@ def _check_configs(configs: Sequence[Any]) -> list[str]:
             raise ValueError(f"configs[{i}] repeats configs[{keys[key]}].")
         keys[key] = i
     return list(keys)
-
-
-def _check_executor(kind: str | cf.Executor, workers: int | None) -> None:
-    if isinstance(kind, str) and kind not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}.")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer, got {workers!r}.")
 
 
 # ----------------------------------------------------------------------------- provenance
@@ -350,193 +287,6 @@ def run_job(run: RunFunction, config: dict, seeds: list[int]) -> dict[str, Any]:
         "finished_at": _now(),
         "worker": worker_provenance(),
     }
-
-
-# ----------------------------------------------------------------------------- results file
-
-
-def load_results(path: str | os.PathLike) -> list[dict]:
-    """The records of a JSON-lines results file, in file order ([] if it does not exist).
-
-    An incomplete last line (a write cut by a kill) is reported with a warning and skipped;
-    an invalid line anywhere else raises ``ValueError`` with its line number.
-    """
-    path = Path(path)
-    if not path.exists():
-        return []
-    lines = path.read_bytes().split(b"\n")
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            if number == len(lines):  # no newline after it: the last write never finished
-                warnings.warn(
-                    f"{path}: skipped an incomplete last line ({len(line)} bytes, "
-                    "probably a sweep killed while writing).",
-                    stacklevel=2,
-                )
-                break
-            raise ValueError(f"{path}, line {number}: not valid JSON ({error}).") from None
-    return records
-
-
-def run_key(record: Mapping[str, Any]) -> tuple[str, int] | None:
-    """The resume key (config key, seed) of a results-file record, or ``None`` if it has none."""
-    sweep = record.get("sweep")
-    source = sweep if isinstance(sweep, Mapping) else record
-    if not isinstance(source.get("config"), Mapping) or not isinstance(source.get("seed"), int):
-        return None
-    return config_key(source["config"]), source["seed"]
-
-
-class ResultsFile:
-    """A JSON-lines results file opened for appending, locked against a second writer."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if fcntl is not None:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(self._fd)
-                raise RuntimeError(f"another sweep is writing to {self.path}; wait for it.") from None
-        self._cut_incomplete_tail()
-
-    def _cut_incomplete_tail(self) -> None:
-        """Drop bytes after the last newline: the remains of a write cut by a kill."""
-        size = os.fstat(self._fd).st_size
-        if size == 0:
-            return
-        with open(self.path, "rb") as f:
-            data = f.read()
-        complete = data.rfind(b"\n") + 1
-        if complete < size:
-            warnings.warn(
-                f"{self.path}: removed an incomplete last line ({size - complete} bytes).",
-                stacklevel=3,
-            )
-            os.truncate(self.path, complete)
-
-    def append(self, record: Mapping[str, Any]) -> None:
-        """Write ``record`` as one complete line and flush it to disk."""
-        line = (json.dumps(_json_ready(record), allow_nan=False) + "\n").encode()
-        view = memoryview(line)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        os.fsync(self._fd)
-
-    def close(self) -> None:
-        os.close(self._fd)  # also releases the lock
-
-    def __enter__(self) -> ResultsFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-# ----------------------------------------------------------------------------- executors
-
-
-class InlineExecutor(cf.Executor):
-    """Runs each job at submission, in this process: the default, and the easiest to debug."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
-        future: cf.Future = cf.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except Exception as error:
-            future.set_exception(error)
-        return future
-
-
-class SubmititExecutor(cf.Executor):
-    """A ``concurrent.futures`` face for a submitit executor (``AutoExecutor`` on SLURM,
-    ``LocalExecutor``, ``DebugExecutor``): a thread polls the jobs and completes their futures."""
-
-    def __init__(self, executor: Any, poll_interval_s: float = 1.0):
-        self.executor = executor
-        self.poll_interval_s = poll_interval_s
-        self._jobs: list[tuple[Any, cf.Future]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._watcher = threading.Thread(target=self._watch, name="submitit-watcher", daemon=True)
-        self._watcher.start()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
-        job = self.executor.submit(fn, *args, **kwargs)
-        future: cf.Future = cf.Future()
-        future.set_running_or_notify_cancel()
-        with self._lock:
-            self._jobs.append((job, future))
-        return future
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            with self._lock:
-                jobs = list(self._jobs)
-            for job, future in jobs:
-                if not job.done():
-                    continue
-                try:
-                    future.set_result(job.result())
-                except Exception as error:
-                    future.set_exception(error)
-                with self._lock:
-                    self._jobs.remove((job, future))
-            self._stop.wait(self.poll_interval_s)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if cancel_futures:
-            with self._lock:
-                for job, _ in self._jobs:
-                    job.cancel(check=False)
-        while wait and not cancel_futures and self._jobs:
-            time.sleep(self.poll_interval_s)
-        self._stop.set()
-
-
-def _limit_threads(threads: int) -> None:
-    """Worker initializer, before torch is imported: ``threads`` OpenMP threads (what torch
-    uses), unless ``OMP_NUM_THREADS`` is set already."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-
-
-def make_executor(
-    kind: str = "inline",
-    workers: int | None = None,
-    submitit_folder: str | os.PathLike = "submitit_logs",
-    submitit_parameters: Mapping[str, Any] | None = None,
-) -> cf.Executor:
-    """An executor of kind ``inline``, ``process`` or ``submitit`` (see the module docstring).
-
-    ``workers`` is the number of processes for ``process`` (default: one per CPU core);
-    ``submitit_parameters`` go to ``AutoExecutor.update_parameters``.
-    """
-    _check_executor(kind, workers)
-    if kind == "inline":
-        return InlineExecutor()
-    if kind == "process":
-        workers = workers or os.cpu_count() or 1
-        return cf.ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_limit_threads,
-            initargs=(max(1, (os.cpu_count() or 1) // workers),),
-        )
-    import submitit
-
-    auto = submitit.AutoExecutor(folder=submitit_folder)
-    try:
-        auto.update_parameters(**dict(submitit_parameters or {}))
-    except (NameError, TypeError, ValueError) as error:  # submitit's errors for bad parameters
-        raise ValueError(f"submitit_parameters: {error}") from None
-    return SubmititExecutor(auto)
 
 
 # ----------------------------------------------------------------------------- estimate
@@ -729,7 +479,7 @@ def run_sweep(
     profile = profile if isinstance(profile, Profile) else current_profile(profile)
     plan = _plan(name_or_configs, run, profile, seeds, out, max_steps)
     kind = executor if isinstance(executor, cf.Executor) else executor or "inline"
-    _check_executor(kind, workers)
+    check_executor(kind, workers)
     if kind == "process":
         try:
             pickle.dumps(plan.run)
@@ -825,7 +575,7 @@ def _with_provenance(
         "job_wall_time_s": round(outcome["wall_time_s"], 3),
         "job_seeds": job.seeds,
     }
-    return _json_ready(record)
+    return json_ready(record)
 
 
 def _execute(
@@ -854,6 +604,7 @@ def _execute(
                 yield job, error if error is not None else future.result()
 
 
+# Re-exported so that a notebook or script needs only this module to run and read sweeps.
 __all__ = [
     "EXECUTORS",
     "InlineExecutor",

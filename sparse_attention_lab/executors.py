@@ -1,0 +1,133 @@
+"""Executors for sweeps: where the jobs of a sweep run (this process, a process pool, SLURM).
+
+Jobs (one per config, training all its missing seeds) go through a
+:class:`concurrent.futures.Executor`; see :func:`make_executor`:
+
+- ``inline`` (default): in this process, one after the other.
+- ``process``: a :class:`~concurrent.futures.ProcessPoolExecutor` of ``workers`` processes
+  (started with ``spawn``), each limited to ``cpu_count // workers`` threads (unless
+  ``OMP_NUM_THREADS`` says otherwise).
+- ``submitit``: a SLURM cluster through ``submitit.AutoExecutor`` (without SLURM, submitit runs
+  the jobs as local subprocesses). Cluster options go to ``update_parameters``, e.g.
+  ``--submitit-param slurm_partition=gpu --submitit-param gpus_per_node=1
+  --submitit-param timeout_min=120``; logs and pickles go to ``--submitit-folder``, which must be
+  on a filesystem the compute nodes share. This process collects the results and writes the file,
+  so keep it alive (e.g. in ``tmux``) until the sweep ends; if it dies, running it again resubmits
+  the unfinished runs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+EXECUTORS = ("inline", "process", "submitit")
+
+
+def check_executor(kind: str | cf.Executor, workers: int | None) -> None:
+    """``ValueError`` for an unknown executor kind or a non-positive number of workers."""
+    if isinstance(kind, str) and kind not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}.")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}.")
+
+
+class InlineExecutor(cf.Executor):
+    """Runs each job at submission, in this process: the default, and the easiest to debug."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:
+            future.set_exception(error)
+        return future
+
+
+class SubmititExecutor(cf.Executor):
+    """A ``concurrent.futures`` face for a submitit executor (``AutoExecutor`` on SLURM,
+    ``LocalExecutor``, ``DebugExecutor``): a thread polls the jobs and completes their futures."""
+
+    def __init__(self, executor: Any, poll_interval_s: float = 1.0):
+        self.executor = executor
+        self.poll_interval_s = poll_interval_s
+        self._jobs: list[tuple[Any, cf.Future]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="submitit-watcher", daemon=True)
+        self._watcher.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        job = self.executor.submit(fn, *args, **kwargs)
+        future: cf.Future = cf.Future()
+        future.set_running_or_notify_cancel()
+        with self._lock:
+            self._jobs.append((job, future))
+        return future
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                jobs = list(self._jobs)
+            for job, future in jobs:
+                if not job.done():
+                    continue
+                try:
+                    future.set_result(job.result())
+                except Exception as error:
+                    future.set_exception(error)
+                with self._lock:
+                    self._jobs.remove((job, future))
+            self._stop.wait(self.poll_interval_s)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            with self._lock:
+                for job, _ in self._jobs:
+                    job.cancel(check=False)
+        while wait and not cancel_futures and self._jobs:
+            time.sleep(self.poll_interval_s)
+        self._stop.set()
+
+
+def _limit_threads(threads: int) -> None:
+    """Worker initializer, before torch is imported: ``threads`` OpenMP threads (what torch
+    uses), unless ``OMP_NUM_THREADS`` is set already."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+
+
+def make_executor(
+    kind: str = "inline",
+    workers: int | None = None,
+    submitit_folder: str | os.PathLike = "submitit_logs",
+    submitit_parameters: Mapping[str, Any] | None = None,
+) -> cf.Executor:
+    """An executor of kind ``inline``, ``process`` or ``submitit`` (see the module docstring).
+
+    ``workers`` is the number of processes for ``process`` (default: one per CPU core);
+    ``submitit_parameters`` go to ``AutoExecutor.update_parameters``.
+    """
+    check_executor(kind, workers)
+    if kind == "inline":
+        return InlineExecutor()
+    if kind == "process":
+        workers = workers or os.cpu_count() or 1
+        return cf.ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_limit_threads,
+            initargs=(max(1, (os.cpu_count() or 1) // workers),),
+        )
+    import submitit
+
+    auto = submitit.AutoExecutor(folder=submitit_folder)
+    try:
+        auto.update_parameters(**dict(submitit_parameters or {}))
+    except (NameError, TypeError, ValueError) as error:  # submitit's errors for bad parameters
+        raise ValueError(f"submitit_parameters: {error}") from None
+    return SubmititExecutor(auto)
