@@ -3,13 +3,14 @@
 Zucchet, D'Angelo, Lampinen, Chan, NeurIPS 2025 (arXiv:2505.17863). Modules, bottom up
 (a module imports only from the layers below it):
 
-Bottom: sizes, data, models, fits.
+Bottom: sizes, data, models, fits, results files.
 
 - ``profiles``: how big each experiment runs (``ci``, ``laptop``, ``gpu``, ``paper``), device choice.
 - ``tasks``: single-location linear regression and in-context associative recall samplers.
 - ``toy``: the toy attention model (Eq. 2) and its exact expected loss.
 - ``fitting``: plateau measurement on curves and power-law fits on logs.
 - ``models``: a configurable Transformer (Table 1).
+- ``results``, ``executors``: JSON-lines results files (atomic append, resume keys); where jobs run.
 
 Middle: dynamics and training.
 
@@ -22,7 +23,6 @@ Middle: dynamics and training.
 Top: experiments, sweeps and the book's figures and widgets.
 
 - ``experiments``: the paper's Transformer runs and named sweep grids (regression, recall).
-- ``results``, ``executors``: JSON-lines results files (atomic append, resume keys); where jobs run.
 - ``sweeps``: grids of runs with provenance, resume and pluggable executors.
 - ``forecast``: predict a plateau from cheap settings, with an uncertainty band.
 - ``plots``, ``attention_viewer``: figures.
