@@ -83,7 +83,6 @@ class LiveExplorer:
                 (self.lines[panel.title, curve],) = ax.plot([], [], lw=1.8, label=curve)
             ax.set(xlabel=x_label, ylabel=panel.y_label,
                    xscale="log" if log_x else "linear", yscale="log" if panel.log_y else "linear")
-            ax.legend(loc="center right", fontsize=8, frameon=False)
             # Text is most of a redraw: few ticks, and title and axis labels at fixed places
             # (matplotlib otherwise measures every tick label to place them, on every draw).
             ax.set_title(panel.title, y=1.0)
@@ -98,10 +97,13 @@ class LiveExplorer:
                     axis.set_major_locator(MaxNLocator(4))
         self.markers: dict[tuple[str, str], object] = {}
         self.image = widgets.Image(format="png")
+        self.legend = widgets.Image(format="png", value=self._legend_png(dpi))
         self.status = widgets.HTML()
         for control in self.controls.values():
             control.observe(lambda _change: self.update(), names="value")
-        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.image, self.status])
+        self.widget = widgets.VBox(
+            [widgets.HBox(list(self.controls.values())), self.legend, self.image, self.status]
+        )
         self.update()
 
     def settings(self) -> dict[str, float]:
@@ -140,6 +142,19 @@ class LiveExplorer:
             f"{text} ({MARKER_NAMES[k % len(MARKER_NAMES)]} line)" for k, text in enumerate(readout)
         )
         self.image.value = self.render()
+
+    def _legend_png(self, dpi: int) -> bytes:
+        """The panels' legends as one strip above the figure, drawn once: the legends do not
+        change with the sliders, and drawing them on every update would cost a fifth of it."""
+        strip = Figure(figsize=(self.figure.get_figwidth(), 0.4), dpi=dpi)
+        FigureCanvasAgg(strip)
+        for k, ax in enumerate(self.axes):
+            handles, labels = ax.get_legend_handles_labels()
+            strip.legend(handles, labels, loc="center", ncol=len(labels), fontsize=8, frameon=False,
+                         bbox_to_anchor=((k + 0.5) / len(self.axes), 0.5))
+        buffer = io.BytesIO()
+        strip.canvas.print_png(buffer)
+        return buffer.getvalue()
 
     def render(self) -> bytes:
         """The figure drawn and encoded as PNG bytes."""

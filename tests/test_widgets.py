@@ -34,7 +34,10 @@ def test_slider_redraws_the_same_figure_in_place():
     explorer = LiveExplorer({"T": [10, 30, 60]}, drop_at, PANELS, x_label="time", initial={"T": 31})
     assert explorer.settings() == {"T": 30}
     figure, line, first_image = explorer.figure, explorer.lines["loss", "loss"], bytes(explorer.image.value)
+    legend = bytes(explorer.legend.value)
+    assert legend.startswith(b"\x89PNG") and explorer.legend in explorer.widget.children
     explorer.controls["T"].value = 60
+    assert bytes(explorer.legend.value) == legend  # drawn once, not on every update
     assert explorer.figure is figure and explorer.lines["loss", "loss"] is line
     image = bytes(explorer.image.value)
     assert image != first_image and image.startswith(b"\x89PNG")
