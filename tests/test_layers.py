@@ -23,26 +23,17 @@ def top_module(path: Path) -> str:
 
 
 def imported_modules(path: Path) -> set[str]:
-    """The package modules that ``path`` imports (relative or absolute imports)."""
-    tree = ast.parse(path.read_text())
-    depth = len(path.relative_to(PACKAGE).parts) - 1  # 0 for a top-level module
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: climb to the package root, then read the first name
-                climbed = node.level - 1 - depth
-                if climbed > 0:
-                    continue
-                names = (node.module or "").split(".") if node.module else [a.name for a in node.names]
-                if node.level - 1 < depth:  # inside a subpackage: a sibling of this subpackage's files
-                    found.add(top_module(path))
-                    continue
-                found.add(names[0])
-            elif node.module and node.module.startswith("sparse_attention_lab."):
-                found.add(node.module.split(".")[1])
-        elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("sparse_attention_lab.")}
-    return found - {"", "__init__"}
+    """The package modules (second part of the dotted name) that ``path`` imports."""
+    package = ["sparse_attention_lab", *path.relative_to(PACKAGE).parent.parts]
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            targets = [node.module] if node.module else [alias.name for alias in node.names]
+            names += [".".join([*base, target]) for target in targets]
+    return {n.split(".")[1] for n in names if n.startswith("sparse_attention_lab.")}
 
 
 SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE)
