@@ -21,18 +21,13 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .experiments.regression import REPEATED_ESCAPE_FRACTION, build
+from .experiments.regression import build, plateau_measure
 from .fitting import PowerLawFit
 from .profiles import Profile, current_profile
 from .training import escape_step, train
 
 REDRAW_INTERVAL_S = 0.3
 """Redraw at most this often while training (rendering the figure costs tens of ms)."""
-
-
-def escape_fraction(p: float) -> float:
-    """The plateau threshold of App. D.1: 0.2 x the initial test loss, 0.4 x when ``p > 0``."""
-    return REPEATED_ESCAPE_FRACTION if p > 0 else 0.2
 
 
 def predicted_plateau(law: PowerLawFit | None, settings: dict) -> float | None:
@@ -44,19 +39,21 @@ def predicted_plateau(law: PowerLawFit | None, settings: dict) -> float | None:
 
 def draw_run(
     ax: Axes, record: dict | None, predicted: float | None, fraction: float, title: str = "",
-    show_train: bool = False,
+    show_train: bool = False, curve: str = "test",
 ) -> None:
-    """Test loss of one run (and, if ``show_train``, the training-distribution loss), the
-    predicted and the measured plateau."""
+    """Test loss of one run (and, if ``show_train`` or ``curve == "train"``, the
+    training-distribution loss), the predicted plateau, and the plateau measured as
+    ``fraction`` x the initial value of ``curve`` (:func:`~.experiments.regression.plateau_measure`)."""
     ax.clear()
     if record is not None and record["steps"]:
         steps = record["steps"]
         ax.plot(steps, record["test_loss"], color="C0", label="test loss (no repetition)")
-        if show_train:
+        if show_train or curve == "train":
             ax.plot(steps, record["train_loss"], color="C1", alpha=0.6, label="loss on training distribution")
-        ax.axhline(fraction * record["test_loss"][0], color="gray", lw=0.8, ls=":",
-                   label=f"{fraction:g} x initial test loss")
-        measured = escape_step(record, fraction=fraction)
+        name = "test loss" if curve == "test" else "training-distribution loss"
+        ax.axhline(fraction * record[f"{curve}_loss"][0], color="gray", lw=0.8, ls=":",
+                   label=f"{fraction:g} x initial {name}")
+        measured = escape_step(record, fraction=fraction, curve=curve)
         if measured is not None:
             ax.axvline(measured, color="C3", lw=1.5, label=f"measured plateau: {measured:.0f} steps")
     if predicted is not None:
@@ -118,7 +115,7 @@ class TrainingPanel:
     def config(self) -> dict:
         """The flat run config (see :mod:`sparse_attention_lab.experiments.regression`) of the sliders."""
         s = self.settings()
-        return {**self.base, **s, "escape_fraction": escape_fraction(s["p"])}
+        return {**self.base, **s, "escape_fraction": plateau_measure(s["B"], s["p"])[0]}
 
     def _redraw(self, force: bool = False) -> None:
         now = time.perf_counter()
@@ -127,8 +124,9 @@ class TrainingPanel:
         self._last_draw = now
         s = self.settings()
         title = ", ".join(f"{k}={v:g}" for k, v in s.items())
-        draw_run(self.axis, self.record, predicted_plateau(self.law, s), escape_fraction(s["p"]), title,
-                 show_train=s["B"] > 1 or s["p"] > 0)
+        fraction, curve = plateau_measure(s["B"], s["p"])
+        draw_run(self.axis, self.record, predicted_plateau(self.law, s), fraction, title,
+                 show_train=s["p"] > 0, curve=curve)
         buffer = io.BytesIO()
         FigureCanvasAgg(self.figure).print_png(buffer)
         self.image.value = buffer.getvalue()
@@ -149,7 +147,9 @@ class TrainingPanel:
             return None
         self._redraw(force=True)
         (self.record,) = train(task, model, training, seeds=[0], callback=self._callback)
-        measured = self.record["escape_step"]
+        s = self.settings()
+        fraction, curve = plateau_measure(s["B"], s["p"])
+        measured = escape_step(self.record, fraction=fraction, curve=curve)
         self.status.value = (
             f"Escaped the plateau at step {measured:.0f}." if measured is not None
             else f"Stopped at step {self.record['steps'][-1]} without escaping."

@@ -152,8 +152,8 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "fig3_p": {
         "ci": {"T": 32, "p": [0.0, 0.25, 0.5], "d": [8, 16, 32], "seeds": 2},
-        "laptop": {"T": 128, "p": [0.0, 0.1, 0.3, 0.5], "d": [4, 8, 16, 32], "seeds": 3},
-        "gpu": {"T": 256, "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "seeds": 3},
+        "laptop": {"T": [32, 64, 128], "p": [0.0, 0.1, 0.3, 0.5], "d": [4, 8, 16, 32], "seeds": 3},
+        "gpu": {"T": [64, 128, 256], "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "seeds": 3},
         "paper": {"T": 256, "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "seeds": 5},
     },
     # Fig. 3 right again, with the optimizer closest to the theory's gradient flow: the 1-layer,
@@ -167,17 +167,17 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
                   "seeds": 5},
     },
     "fig13": {
-        "laptop": {"T": [16, 64], "d": [4, 16], "layers_heads": [[1, 2], [2, 1], [2, 2], [2, 4], [3, 2]],
+        "laptop": {"T": [16, 32, 64], "d": [4, 8, 16], "layers_heads": [[1, 2], [2, 1], [2, 2], [2, 4], [3, 2]],
                    "seeds": 2},
         "paper": {"T": [64, 256], "d": [8, 32], "layers_heads": [[1, 4], [2, 1], [2, 4], [2, 8], [4, 4]],
                   "seeds": 5},
     },
     "fig14": {
-        "laptop": {"T": [16, 64], "d": [4, 16], "seeds": 2},
+        "laptop": {"T": [16, 32, 64], "d": [4, 8, 16], "seeds": 2},
         "paper": {"T": [64, 256], "d": [8, 32], "seeds": 5},
     },
     "fig15": {
-        "laptop": {"T": [16, 64], "d": [4, 16], "lr": {"adam": 3e-4, "sgd": 0.03},
+        "laptop": {"T": [16, 32, 64], "d": [4, 8, 16], "lr": {"adam": 3e-4, "sgd": 0.03},
                    "max_steps": {"adam": 4000, "sgd": 8000}, "seeds": 2},
         "paper": {"T": [64, 256], "d": [8, 32], "lr": {"adam": 1e-4, "sgd": 5e-3},
                   "max_steps": {"adam": 50000, "sgd": 50000}, "seeds": 5},

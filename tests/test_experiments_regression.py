@@ -51,6 +51,19 @@ def test_plateau_rows_merge_defaults_and_measure():
     assert row["attention_step"] is None  # no attention probe in this record
 
 
+def test_paper_plateau_measures_each_kind_of_repetition_as_app_d1():
+    assert regression.plateau_measure(1, 0.0) == (0.2, "test")
+    assert regression.plateau_measure(4, 0.0) == (0.2, "train")  # same B as in training
+    assert regression.plateau_measure(1, 0.3) == (0.4, "test")  # no repetition at test
+    curves = {"steps": [0, 10, 20], "test_loss": [0.5, 0.45, 0.3], "train_loss": [0.5, 0.3, 0.05]}
+    records = [{"config": {"B": B, "p": p}, "seed": 0, "diverged": False, **curves}
+               for B, p in ((1, 0.0), (2, 0.0), (1, 0.5))]
+    plain, in_context, cross = (row["plateau"] for row in regression.paper_plateau_rows(records))
+    assert plain is None  # the test loss never falls below 0.2 x 0.5
+    assert in_context == pytest.approx(escape_step(curves, fraction=0.2, curve="train"))
+    assert cross == pytest.approx(escape_step(curves, fraction=0.4, curve="test"))
+
+
 def test_attention_step_is_the_strongest_head_crossing_the_level():
     # Evaluations x layers x heads: head (1, 0) reaches 0.5 halfway between steps 10 and 20.
     attention = [[[0.1, 0.1], [0.1, 0.1]], [[0.2, 0.1], [0.4, 0.1]], [[0.3, 0.1], [0.6, 0.2]]]

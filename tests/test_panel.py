@@ -5,7 +5,7 @@ import threading
 from matplotlib.figure import Figure
 
 from sparse_attention_lab.fitting import fit_power_law
-from sparse_attention_lab.panel import TrainingPanel, draw_run, escape_fraction, predicted_plateau
+from sparse_attention_lab.panel import TrainingPanel, draw_run, predicted_plateau
 from sparse_attention_lab.profiles import PROFILES
 
 LAW = fit_power_law([100.0, 200.0, 400.0, 800.0], d=[4, 8, 16, 32], T=[16, 16, 32, 32])
@@ -22,7 +22,6 @@ def test_prediction_uses_only_the_law_features():
     assert predicted_plateau(LAW, {"d": 8, "T": 16, "p": 0.3}) == float(LAW.predict(d=8, T=16))
     assert predicted_plateau(LAW, {"d": 8}) is None
     assert predicted_plateau(None, {"d": 8, "T": 16}) is None
-    assert escape_fraction(0.0) == 0.2 and escape_fraction(0.3) == 0.4
 
 
 def test_panel_trains_records_and_draws():
@@ -70,3 +69,7 @@ def test_draw_run_marks_prediction_and_measurement():
     assert not any("training distribution" in label for label in labels)
     draw_run(ax, record, predicted=None, fraction=0.2, show_train=True)
     assert any("training distribution" in label for label in ax.get_legend_handles_labels()[1])
+    draw_run(ax, record, predicted=None, fraction=0.2, curve="train")
+    labels = ax.get_legend_handles_labels()[1]
+    assert "0.2 x initial training-distribution loss" in labels
+    assert "measured plateau: 18 steps" in labels  # train loss crosses 0.1 at 17.7 (test: 18.6)

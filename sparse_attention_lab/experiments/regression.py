@@ -131,6 +131,24 @@ def attention_step(record: dict, level: float = ATTENTION_LEVEL) -> float | None
     return float(crossing) if math.isfinite(crossing) else None
 
 
+def plateau_measure(B: int, p: float) -> tuple[float, str]:
+    """How App. D.1 measures the plateau of a run trained with ``B`` and ``p``: ``(fraction, curve)``.
+
+    Cross-sample repetition (``p > 0``): 0.4 x the initial test loss, on test data without
+    repetition (``"test"``). In-context repetition (``B > 1``): 0.2 x the initial loss on data
+    "with the same B value as during training", i.e. held-out data from the training
+    distribution (``"train"``, the trainer's ``train_loss``). Neither: 0.2 x the initial test loss.
+    """
+    if p > 0:
+        return REPEATED_ESCAPE_FRACTION, "test"
+    return 0.2, "train" if B > 1 else "test"
+
+
+def _row(record: dict, plateau: float | None) -> dict:
+    return {**DEFAULTS, **record["config"], "seed": record["seed"], "diverged": record["diverged"],
+            "plateau": plateau, "attention_step": attention_step(record)}
+
+
 def plateau_rows(records: Iterable[dict], fraction: float = 0.2, curve: str = "test") -> list[dict]:
     """One row per record: its config merged with :data:`DEFAULTS`, seed, and plateau length.
 
@@ -139,11 +157,17 @@ def plateau_rows(records: Iterable[dict], fraction: float = 0.2, curve: str = "t
     its initial value, ``None`` if never (App. D.1); ``attention_step`` is
     :func:`attention_step` (``None`` for runs without the attention probe).
     """
-    return [
-        {**DEFAULTS, **r["config"], "seed": r["seed"], "diverged": r["diverged"],
-         "plateau": escape_step(r, fraction=fraction, curve=curve), "attention_step": attention_step(r)}
-        for r in records
-    ]
+    return [_row(r, escape_step(r, fraction=fraction, curve=curve)) for r in records]
+
+
+def paper_plateau_rows(records: Iterable[dict]) -> list[dict]:
+    """:func:`plateau_rows` with each run measured as the paper does (:func:`plateau_measure`)."""
+    rows = []
+    for r in records:
+        config = {**DEFAULTS, **r["config"]}
+        fraction, curve = plateau_measure(config["B"], config["p"])
+        rows.append(_row(r, escape_step(r, fraction=fraction, curve=curve)))
+    return rows
 
 
 # --------------------------------------------------------------------------- named sweeps
@@ -172,10 +196,12 @@ def fig3_B(profile: Profile) -> list[dict]:
 
 
 def fig3_p(profile: Profile) -> list[dict]:
-    """Fig. 3 right and Fig. 12: plateau vs ``d`` for several ``p`` (threshold 0.4)."""
+    """Fig. 3 right and Fig. 12: plateau vs ``d`` for several ``p`` (threshold 0.4), at one or
+    several ``T``."""
     s = profile.sizes("fig3_p")
-    base = {**_base(profile), "T": s["T"], "escape_fraction": REPEATED_ESCAPE_FRACTION, "probe_attention": True}
-    return _grid(base, p=s["p"], d=s["d"])
+    base = {**_base(profile), "escape_fraction": REPEATED_ESCAPE_FRACTION, "probe_attention": True}
+    Ts = s["T"] if isinstance(s["T"], list) else [s["T"]]
+    return _grid(base, T=Ts, p=s["p"], d=s["d"])
 
 
 def fig3_p_sgd(profile: Profile) -> list[dict]:
