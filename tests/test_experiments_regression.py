@@ -100,3 +100,11 @@ def test_ci_grids_meet_the_chapter_minimum():
     assert ci.sizes("fig3")["seeds"] >= 2
     optimizers = {(c["optimizer"], c["n_layers"], c["n_heads"]) for c in regression.SWEEPS["fig15"](ci)}
     assert optimizers == {("adam", 1, 1), ("sgd", 1, 1)}
+    for ablation in ("fig13", "fig14", "fig15"):  # "at the same scale": 3 x 3 (d x T) as well
+        configs = regression.SWEEPS[ablation](ci)
+        assert len({c["T"] for c in configs}) >= 3 and len({c["d"] for c in configs}) >= 3
+
+
+def test_laptop_p_sweep_spans_several_sequence_lengths():
+    configs = regression.SWEEPS["fig3_p"](PROFILES["laptop"])
+    assert len({c["T"] for c in configs}) >= 3 and len({c["p"] for c in configs}) >= 3
