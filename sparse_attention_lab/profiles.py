@@ -156,6 +156,11 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "gpu": {"T": [64, 128, 256], "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "seeds": 3},
         "paper": {"T": 256, "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "seeds": 5},
     },
+    # Fig. 3 right at the paper's T = 256 on a CPU (2 seeds, d up to 32, about 30 min); on the
+    # gpu and paper profiles fig3_p itself reaches T = 256.
+    "fig3_p_long": {
+        "laptop": {"T": 256, "p": [0.0, 0.3, 0.5], "d": [8, 16, 32], "seeds": 2},
+    },
     # Fig. 3 right again, with the optimizer closest to the theory's gradient flow: the 1-layer,
     # 1-head model of Fig. 15 trained by SGD (under Adam, p does not help at CPU scale).
     "fig3_p_sgd": {

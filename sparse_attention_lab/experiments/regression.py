@@ -195,13 +195,23 @@ def fig3_B(profile: Profile) -> list[dict]:
     return _grid({**_base(profile), "T": s["T"], "probe_attention": True}, B=s["B"], d=s["d"])
 
 
-def fig3_p(profile: Profile) -> list[dict]:
-    """Fig. 3 right and Fig. 12: plateau vs ``d`` for several ``p`` (threshold 0.4), at one or
-    several ``T``."""
-    s = profile.sizes("fig3_p")
+def _p_grid(profile: Profile, entry: str) -> list[dict]:
+    """The ``T`` (one or several) x ``p`` x ``d`` grid of ``profile.sizes(entry)``, threshold 0.4."""
+    s = profile.sizes(entry)
     base = {**_base(profile), "escape_fraction": REPEATED_ESCAPE_FRACTION, "probe_attention": True}
     Ts = s["T"] if isinstance(s["T"], list) else [s["T"]]
     return _grid(base, T=Ts, p=s["p"], d=s["d"])
+
+
+def fig3_p(profile: Profile) -> list[dict]:
+    """Fig. 3 right and Fig. 12: plateau vs ``d`` for several ``p`` (threshold 0.4), at one or
+    several ``T``."""
+    return _p_grid(profile, "fig3_p")
+
+
+def fig3_p_long(profile: Profile) -> list[dict]:
+    """Fig. 3 right at the paper's sequence length, ``T = 256``, on a smaller ``p`` x ``d`` grid."""
+    return _p_grid(profile, "fig3_p_long")
 
 
 def fig3_p_sgd(profile: Profile) -> list[dict]:
@@ -252,5 +262,6 @@ def fig15(profile: Profile) -> list[dict]:
 
 
 SWEEPS: dict[str, Callable[[Profile], list[dict]]] = {
-    "fig3": fig3, "fig3_B": fig3_B, "fig3_p": fig3_p, "fig3_p_sgd": fig3_p_sgd, "fig13": fig13, "fig14": fig14, "fig15": fig15,
+    "fig3": fig3, "fig3_B": fig3_B, "fig3_p": fig3_p, "fig3_p_long": fig3_p_long, "fig3_p_sgd": fig3_p_sgd,
+    "fig13": fig13, "fig14": fig14, "fig15": fig15,
 }
