@@ -101,14 +101,22 @@ def repetition_gradient(
 # --- Early phase: linearization at the origin (App. A.3.2) -----------------------------------
 
 
+def repetition_speedup(d: ArrayLike, p: ArrayLike) -> np.ndarray | float:
+    """``f(p, d) = sqrt(p^2 d + (1 - p)^2)``: the factor by which cross-sample repetition speeds
+    the linearized escape (App. A.4.2), and the variable of the paper's Eq. 22 fits."""
+    d, p = np.asarray(d, dtype=float), np.asarray(p, dtype=float)
+    speedup = np.sqrt(p**2 * d + (1 - p) ** 2)
+    return float(speedup) if speedup.ndim == 0 else speedup
+
+
 def linear_rate(T: int, d: int, B: int = 1, p: float = 0.0, scores: str = "shared") -> float:
     """Positive Hessian eigenvalue at the origin: ``B sqrt(p^2 d + (1 - p)^2) / (sqrt(d) T)``.
 
-    ``B / (sqrt(d) T)`` without cross-sample repetition (section 4), ``sqrt(p^2 d + (1-p)^2) /
-    (sqrt(d) T)`` with it (section 5); free scores divide it by ``sqrt(B)``.
+    ``B / (sqrt(d) T)`` without cross-sample repetition (section 4), times
+    :func:`repetition_speedup` with it (section 5); free scores divide it by ``sqrt(B)``.
     """
     _check_scores(scores)
-    rate = B * math.sqrt(p**2 * d + (1 - p) ** 2) / (math.sqrt(d) * T)
+    rate = B * repetition_speedup(d, p) / (math.sqrt(d) * T)
     return rate / math.sqrt(B) if scores == "free" else rate
 
 

@@ -112,10 +112,14 @@ class TrainingPanel:
         """The current slider values."""
         return {name: control.value for name, control in self.controls.items()}
 
+    def measure(self) -> tuple[float, str]:
+        """How the plateau of the current setting is measured: ``(fraction, curve)`` (App. D.1)."""
+        s = self.settings()
+        return plateau_measure(s["B"], s["p"])
+
     def config(self) -> dict:
         """The flat run config (see :mod:`sparse_attention_lab.experiments.regression`) of the sliders."""
-        s = self.settings()
-        return {**self.base, **s, "escape_fraction": plateau_measure(s["B"], s["p"])[0]}
+        return {**self.base, **self.settings(), "escape_fraction": self.measure()[0]}
 
     def _redraw(self, force: bool = False) -> None:
         now = time.perf_counter()
@@ -124,7 +128,7 @@ class TrainingPanel:
         self._last_draw = now
         s = self.settings()
         title = ", ".join(f"{k}={v:g}" for k, v in s.items())
-        fraction, curve = plateau_measure(s["B"], s["p"])
+        fraction, curve = self.measure()
         draw_run(self.axis, self.record, predicted_plateau(self.law, s), fraction, title,
                  show_train=s["p"] > 0, curve=curve)
         buffer = io.BytesIO()
@@ -147,8 +151,7 @@ class TrainingPanel:
             return None
         self._redraw(force=True)
         (self.record,) = train(task, model, training, seeds=[0], callback=self._callback)
-        s = self.settings()
-        fraction, curve = plateau_measure(s["B"], s["p"])
+        fraction, curve = self.measure()
         measured = escape_step(self.record, fraction=fraction, curve=curve)
         self.status.value = (
             f"Escaped the plateau at step {measured:.0f}." if measured is not None

@@ -132,6 +132,13 @@ def test_linearization_matches_the_reduced_flow_early():
     assert (low, high) == pytest.approx((-lam, lam), rel=0.1)
 
 
+def test_repetition_speedup_is_eq_22s_variable_and_the_rate_ratio():
+    assert dy.repetition_speedup(64, 0.0) == 1.0 and dy.repetition_speedup(64, 1.0) == pytest.approx(8.0)
+    d, p = np.array([16, 64, 256]), np.array([0.1, 0.3, 0.5])
+    ratio = [dy.linear_rate(512, di, 1, pi) / dy.linear_rate(512, di) for di, pi in zip(d, p, strict=True)]
+    assert dy.repetition_speedup(d, p) == pytest.approx(ratio)
+
+
 def test_escape_time_has_the_slopes_of_its_asymptotic_form():
     """d ln T_eps / d ln T = 1 + 1/ln(2 eps sqrt(d) T / B); d ln T_eps / d ln d is half that."""
     T, d, eps, h = 1024, 64, 0.8, 1e-3
