@@ -15,9 +15,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sparse_attention_lab import dynamics  # noqa: E402
 from sparse_attention_lab.fitting import fit_power_law  # noqa: E402
-from sparse_attention_lab.plots import plot_trajectory  # noqa: E402
+from sparse_attention_lab.theory import reduced as dynamics  # noqa: E402
+from sparse_attention_lab.views.figures import plot_trajectory  # noqa: E402
 
 
 def timed(function, repeats: int) -> list[float]:

@@ -8,6 +8,9 @@
    as three forward passes: ``Transformer.flops_per_sequence``).
 3. Several seeds trained at once (one stacked ensemble) against the same runs one after the
    other, side by side.
+4. The readout-only last block (``TransformerConfig.readout_only``, the default) against the
+   full last block, side by side in one run, for the ``ci`` config at several T and the
+   paper's 4-layer associative-recall width.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from dataclasses import replace
 
 import torch
 
+from sparse_attention_lab.experiments.recall import build as recall_build
 from sparse_attention_lab.experiments.regression import build
+from sparse_attention_lab.hardware import device, device_name
 from sparse_attention_lab.models import Transformer
-from sparse_attention_lab.profiles import PROFILES, device, device_name
-from sparse_attention_lab.training import train
+from sparse_attention_lab.profiles import PROFILES
+from sparse_attention_lab.training.trainer import train
 
 
 def matmul_rate(n: int, k: int, m: int, repeats: int = 20) -> float:
@@ -46,6 +51,11 @@ def training_rate(config: dict, seeds: list[int], steps: int, repeats: int = 1) 
     """
     run_config = {**config, "max_steps": steps, "eval_every": steps, "eval_size": 32, "stop_margin": None}
     task, model_config, training = build(run_config)
+    return _timed(task, model_config, training, seeds, steps, repeats)
+
+
+def _timed(task, model_config, training, seeds: list[int], steps: int, repeats: int) -> tuple[float, float]:
+    """(steps/s, GFLOP/s) of :func:`train` on ``task``, best of ``repeats``, after a warm-up."""
     train(task, model_config, replace(training, max_steps=2, eval_every=2), seeds)  # warm-up
     times = []
     for _ in range(repeats):
@@ -55,6 +65,22 @@ def training_rate(config: dict, seeds: list[int], steps: int, repeats: int = 1) 
     rate = steps / min(times)
     flops = 3 * Transformer(model_config).flops_per_sequence(task.T) * training.batch_size * len(seeds)
     return rate, rate * flops / 1e9
+
+
+def readout_only_speedup(
+    config: dict, seeds: list[int], steps: int, repeats: int = 3, builder=build
+) -> tuple[float, float]:
+    """(steps/s with the full last block, steps/s with the readout-only last block), interleaved
+    timings of the same runs, best of ``repeats`` each; ``builder`` turns ``config`` into
+    (task, model config, training config)."""
+    run_config = {**config, "max_steps": steps, "eval_every": steps, "eval_size": 32, "stop_margin": None}
+    task, model_config, training = builder(run_config)
+    variants = [replace(model_config, readout_only=flag) for flag in (False, True)]
+    best = [0.0, 0.0]
+    for _ in range(repeats):  # alternate, so that load from other work hits both alike
+        for i, variant in enumerate(variants):
+            best[i] = max(best[i], _timed(task, variant, training, seeds, steps, 1)[0])
+    return best[0], best[1]
 
 
 def main() -> None:
@@ -90,6 +116,16 @@ def main() -> None:
     print(f"   sequential: {sequential:7.1f} steps/s of all {args.ensemble} runs (single-run rate / {args.ensemble})")
     print(f"   at once:    {together:7.1f} steps/s of all {args.ensemble} runs, {gflops:.1f} GFLOP/s "
           f"-> speed-up x{together / sequential:.2f}")
+
+    print("\n4. readout-only last block vs the full last block (same runs, interleaved; best of 3)")
+    for T in (64, 128, 256):
+        full, fast = readout_only_speedup({**ci, "T": T, "d": 16}, list(range(3)), args.steps)
+        print(f"   regression, ci config, T {T:3d}, d 16, 3 seeds: full {full:6.1f} steps/s, "
+              f"readout-only {fast:6.1f} steps/s -> speed-up x{fast / full:.2f}")
+    recall = {"n_layers": 4, "n_heads": 4, "d_model": 64, "d_qk": 16, "lr": 1e-3, "n_pairs": 8, "n_tokens": 64}
+    full, fast = readout_only_speedup(recall, list(range(3)), args.steps, builder=recall_build)
+    print(f"   recall, 4 layers, d_model 64, N_pairs 8, N_tokens 64, 3 seeds: full {full:6.1f} steps/s, "
+          f"readout-only {fast:6.1f} steps/s -> speed-up x{fast / full:.2f}")
 
 
 if __name__ == "__main__":

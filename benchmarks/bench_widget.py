@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python benchmarks/bench_widget.py [--updates 20]
 
 One update is what a slider move costs: integrate the reduced flow of the new setting
-(:func:`sparse_attention_lab.widgets.repetition_frame`) and redraw the existing matplotlib
+(:func:`sparse_attention_lab.views.live_explorer.repetition_frame`) and redraw the existing matplotlib
 figure in place (``set_data``, then PNG rendering). The target is a median under 150 ms.
 Prints the median wall-clock and CPU time of the integration alone, the redraw alone and
 the whole update, over settings cycling through the sliders' ranges, and the load average
@@ -19,7 +19,11 @@ import time
 
 import numpy as np
 
-from sparse_attention_lab.widgets import REPETITION_GRID, repetition_explorer, repetition_frame
+from sparse_attention_lab.views.repetition import (
+    REPETITION_GRID,
+    repetition_explorer,
+    repetition_frame,
+)
 
 TARGET_MS = 150.0
 

@@ -7,7 +7,7 @@
 
 ``sweep`` runs a named sweep (a grid of configs x seeds), appending each finished run to a
 JSON-lines file (default ``book/data/<name>_<profile>.jsonl``) with its provenance; running the
-same command again resumes it. See :mod:`sparse_attention_lab.sweeps` for the details.
+same command again resumes it. See :mod:`sparse_attention_lab.runs.sweep` for the details.
 """
 
 from __future__ import annotations
@@ -17,8 +17,16 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .profiles import PROFILES, current_profile
-from .sweeps import EXECUTORS, default_seeds, make_executor, named_sweep, run_sweep, sweep_catalog
+from sparse_attention_lab.hardware import current_profile
+from sparse_attention_lab.profiles import PROFILES
+from sparse_attention_lab.runs.sweep import (
+    EXECUTORS,
+    default_seeds,
+    make_executor,
+    named_sweep,
+    run_sweep,
+    sweep_catalog,
+)
 
 
 def _key_value(text: str) -> tuple[str, object]:

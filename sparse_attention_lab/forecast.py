@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .fitting import PowerLawFit, fit_power_law
+from sparse_attention_lab.fitting import PowerLawFit, fit_power_law
 
 
 def _as_positive(name: str, values: Sequence[float]) -> np.ndarray:

@@ -17,6 +17,11 @@ Two input kinds (Sections 2.4 and 3 of the paper):
 Each block is ``h <- h + attention(norm(h))`` then ``h <- h + mlp(norm(h))``: pre-norm, where
 ``norm`` is a layer norm when ``layer_norm`` is on and the identity otherwise, and the skip
 ``h +`` is dropped when ``skip`` is off.
+
+Only the last position feeds the prediction, so by default (``readout_only``) the last block
+computes its keys and values at every position but its query, attention output and MLP at
+the last position only: the same function (to float rounding) at a fraction of that block's
+cost. A forward pass that returns attention maps runs every block in full.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ class TransformerConfig:
     ``d_qk`` is the query/key width *per head*; the value width per head is
     ``d_model // n_heads``. ``readout_init`` scales the initial readout weights: a small
     readout starts every member near the zero prediction, hence near the plateau loss of
-    about 1/2, like ``W = 0`` in the toy model; zero is allowed.
+    about 1/2, like ``W = 0`` in the toy model; zero is allowed. ``readout_only`` runs the
+    last block's query, attention output and MLP at the readout position only (see the module
+    docstring): a speed option, not a change of architecture.
     """
 
     d_in: int
@@ -55,6 +62,7 @@ class TransformerConfig:
     causal: bool = False
     input_kind: str = "vector"
     readout_init: float = 0.01
+    readout_only: bool = True
 
     def __post_init__(self) -> None:
         positive = ("d_in", "d_out", "n_layers", "n_heads", "d_model", "d_qk", "mlp_factor")
@@ -73,6 +81,8 @@ class TransformerConfig:
             raise ValueError(
                 f"for one-hot inputs d_in (vocabulary, {self.d_in}) must equal d_out ({self.d_out})."
             )
+        if not isinstance(self.readout_only, bool):
+            raise ValueError(f"readout_only must be a bool, got {self.readout_only!r}.")
         if not self.readout_init >= 0:
             raise ValueError(f"readout_init must be non-negative, got {self.readout_init!r}.")
 
@@ -158,27 +168,34 @@ class Attention(nn.Module):
         self.value = init.linear(config.d_model, h * config.d_value)
         self.out = init.linear(h * config.d_value, config.d_model)
 
-    def forward(self, x: torch.Tensor, return_attention: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``x`` ``(E, batch, T, d_model)`` -> output, and maps ``(E, batch, heads, T, T)`` if asked."""
+    def forward(
+        self, x: torch.Tensor, return_attention: bool, last_query_only: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``x`` ``(E, batch, T, d_model)`` -> output ``(E, batch, T_q, d_model)``, and maps
+        ``(E, batch, heads, T_q, T)`` if asked; ``T_q = 1`` (the last position's query) with
+        ``last_query_only``, else ``T``."""
         E, batch, T, _ = x.shape
         h, c = self.config.n_heads, self.config
+        queries = x[:, :, -1:] if last_query_only else x  # (E, batch, T_q, d_model)
+        T_q = queries.shape[2]
 
-        def split(t: torch.Tensor) -> torch.Tensor:  # (E, batch, T, h*w) -> (E*batch, h, T, w)
-            return t.reshape(E * batch, T, h, -1).transpose(1, 2)
+        def split(t: torch.Tensor) -> torch.Tensor:  # (E, batch, n, h*w) -> (E*batch, h, n, w)
+            return t.reshape(E * batch, t.shape[2], h, -1).transpose(1, 2)
 
-        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        q, k, v = split(self.query(queries)), split(self.key(x)), split(self.value(x))
+        causal = c.causal and not last_query_only  # the last position sees every position
         maps = None
         if return_attention:
             scores = q @ k.transpose(-1, -2) / math.sqrt(c.d_qk)
-            if c.causal:
+            if causal:
                 future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
                 scores = scores.masked_fill(future, float("-inf"))
             weights = scores.softmax(dim=-1)
             mixed = weights @ v
-            maps = weights.reshape(E, batch, h, T, T)
+            maps = weights.reshape(E, batch, h, T_q, T)
         else:
-            mixed = F.scaled_dot_product_attention(q, k, v, is_causal=c.causal)
-        mixed = mixed.transpose(1, 2).reshape(E, batch, T, h * c.d_value)
+            mixed = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        mixed = mixed.transpose(1, 2).reshape(E, batch, T_q, h * c.d_value)
         return self.out(mixed), maps
 
 
@@ -200,9 +217,14 @@ class Block(nn.Module):
     def _add(self, h: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
         return h + update if self.skip else update
 
-    def forward(self, h: torch.Tensor, return_attention: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        update, maps = self.attention(self.attention_norm(h), return_attention)
-        h = self._add(h, update)
+    def forward(
+        self, h: torch.Tensor, return_attention: bool, last_position_only: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``h`` ``(E, batch, T, d_model)`` -> ``(E, batch, T, d_model)``, or the last position
+        only, ``(E, batch, 1, d_model)``, with ``last_position_only`` (keys and values still
+        come from every position)."""
+        update, maps = self.attention(self.attention_norm(h), return_attention, last_position_only)
+        h = self._add(h[:, :, -1:] if last_position_only else h, update)
         if self.has_mlp:
             h = self._add(h, self.mlp_out(F.relu(self.mlp_in(self.mlp_norm(h)))))
         return h, maps
@@ -250,7 +272,8 @@ class Transformer(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Predictions ``(n_models, batch, d_out)`` read at the last position.
 
-        With ``return_attention=True`` also returns one map per layer, of shape
+        With ``return_attention=True`` every block runs in full (``readout_only`` is ignored)
+        and the call also returns one map per layer, of shape
         ``(n_models, batch, heads, T_q, T_k)`` (rows sum to 1; ``T + 1`` positions for vector
         inputs, the last being the readout token).
         """
@@ -259,9 +282,11 @@ class Transformer(nn.Module):
         h = self._embed(x)
         if self.config.positional:
             h = h + sinusoidal_positions(h.shape[2], self.config.d_model).to(h.device, h.dtype)
+        readout_only = self.config.readout_only and not return_attention
         maps = []
-        for block in self.blocks:
-            h, layer_maps = block(h, return_attention)
+        for index, block in enumerate(self.blocks):
+            last = readout_only and index == len(self.blocks) - 1
+            h, layer_maps = block(h, return_attention, last_position_only=last)
             maps.append(layer_maps)
         out = self.readout(self.final_norm(h[:, :, -1]))
         return (out, maps) if return_attention else out
@@ -269,14 +294,21 @@ class Transformer(nn.Module):
     def flops_per_sequence(self, T: int) -> int:
         """Multiply-adds x 2 of one forward pass on one sequence of ``T`` tokens (one member).
 
-        Counts the matrix products (projections, attention scores and mixing, MLP); a
-        training step costs about three times a forward pass.
+        Counts the matrix products (projections, attention scores and mixing, MLP), with the
+        last block at the readout position only when ``readout_only`` is on; a training step
+        costs about three times a forward pass.
         """
         c = self.config
         n = T + (c.input_kind == "vector")
+
+        def block(n_queries: int) -> int:
+            keys_values = n * c.d_model * c.n_heads * (c.d_qk + c.d_value)
+            queries_out = n_queries * c.d_model * c.n_heads * (c.d_qk + c.d_value)
+            mixing = n_queries * n * c.n_heads * (c.d_qk + c.d_value)
+            mlp = 2 * n_queries * c.d_model * c.mlp_factor * c.d_model if c.mlp else 0
+            return keys_values + queries_out + mixing + mlp
+
         embed = 0 if c.input_kind == "onehot" else n * c.d_in * c.d_model
-        projections = n * c.d_model * c.n_heads * (2 * c.d_qk + 2 * c.d_value)
-        mixing = n * n * c.n_heads * (c.d_qk + c.d_value)
-        mlp = 2 * n * c.d_model * c.mlp_factor * c.d_model if c.mlp else 0
+        last = block(1 if c.readout_only else n)
         readout = c.d_model * c.d_out
-        return 2 * (embed + c.n_layers * (projections + mixing + mlp) + readout)
+        return 2 * (embed + (c.n_layers - 1) * block(n) + last + readout)

@@ -63,6 +63,13 @@ def output_texts(cell: nbformat.NotebookNode) -> list[str]:
     return texts
 
 
+def test_every_chapter_notebook_is_in_the_toc():
+    """The parametrized tests below see every chapter: none is left out of the table of contents."""
+    on_disk = {f"book/{path.stem}" for path in (REPO / "book").glob("[0-9][0-9]_*.ipynb")}
+    assert on_disk, "no chapter notebooks found under book/"
+    assert on_disk <= set(NOTEBOOKS), f"chapters missing from {TOC.name}: {sorted(on_disk - set(NOTEBOOKS))}"
+
+
 @pytest.fixture(scope="module")
 def colab_requirement() -> str:
     """What the Colab cell must install: the `book` extra from the repository of _config.yml."""
@@ -143,13 +150,13 @@ def test_second_code_cell_prints_the_profile_banner(docname):
         and node.func.id == "print"
         and any(
             isinstance(arg, ast.Call)
-            and isinstance(arg.func, ast.Attribute)
-            and arg.func.attr == "banner"
+            and isinstance(arg.func, ast.Name)
+            and arg.func.id == "banner"
             for arg in node.args
         )
         for node in ast.walk(ast.parse(cell.source))
     )
-    assert prints_banner, "the second code cell must `print(profile.banner())`"
+    assert prints_banner, "the second code cell must `print(banner(profile))`"
     assert any(BANNER.search(text) for text in output_texts(cell)), "no banner in its output"
 
 

@@ -1,4 +1,4 @@
-"""Reduced gradient-flow dynamics (sparse_attention_lab.dynamics), PAPER.md sections 4 and 5."""
+"""Reduced gradient-flow dynamics (sparse_attention_lab.theory.reduced), PAPER.md sections 4 and 5."""
 
 import math
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from sparse_attention_lab import dynamics as dy
 from sparse_attention_lab.fitting import fit_power_law
-from sparse_attention_lab.toy import expected_loss
+from sparse_attention_lab.theory import reduced as dy
+from sparse_attention_lab.theory.toy import expected_loss
 
 
 def reference_plateau(T, d, B=1, p=0.0, threshold=0.2):

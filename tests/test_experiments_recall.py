@@ -7,8 +7,8 @@ import json
 import pytest
 
 from sparse_attention_lab.experiments.recall import DEFAULTS, SWEEPS, build, emergence_rows, run
-from sparse_attention_lab.probes import RecallProbe
 from sparse_attention_lab.profiles import PROFILES
+from sparse_attention_lab.training.probes import RecallProbe
 
 EASY = {
     "n_pairs": 3, "n_tokens": 8, "n_layers": 2, "n_heads": 2, "d_model": 32, "d_qk": 16, "lr": 1e-3,

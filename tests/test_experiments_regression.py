@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from sparse_attention_lab.experiments import regression
+from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.profiles import PROFILES
-from sparse_attention_lab.training import escape_step
 
 TINY = {"T": 8, "d": 4, "n_layers": 1, "n_heads": 2, "d_model": 16, "d_qk": 8, "mlp_factor": 2,
         "lr": 1e-3, "max_steps": 20, "eval_every": 10, "eval_size": 32}

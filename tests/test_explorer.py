@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from sparse_attention_lab.explorer import (
+from sparse_attention_lab.views.static_explorer import (
     Frame,
     Panel,
     downsample,

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from sparse_attention_lab.fitting import PowerLawFit, first_crossing, fit_power_law, plateau_time
+from sparse_attention_lab.fitting import PowerLawFit, fit_power_law
+from sparse_attention_lab.measure import first_crossing, plateau_time
 
 
 def test_first_crossing_interpolates_linearly():

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from sparse_attention_lab.gradient_signal import (
+from sparse_attention_lab.theory.gradient_signal import (
     initial_gradient,
     irrelevant_gradient_rms,
     relevant_gradient_norm,

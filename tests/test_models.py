@@ -1,4 +1,5 @@
-"""The Transformer: shapes, masks, attention maps, ensemble members, config validation."""
+"""The Transformer: shapes, masks, attention maps, ensemble members, the readout-only last
+block, config validation."""
 
 import pytest
 import torch
@@ -96,6 +97,52 @@ def test_small_readout_starts_near_zero_prediction():
         assert model(torch.randn(1, 64, 6, 5) / 5**0.5).abs().mean() < 0.05
 
 
+READOUT_ONLY_CASES = [
+    vector_config(),
+    vector_config(n_layers=1),
+    vector_config(n_layers=3, layer_norm=True, causal=True),
+    vector_config(skip=False, mlp=False, positional=False),
+    onehot_config(causal=True),
+    onehot_config(n_layers=1, layer_norm=True),
+]
+
+
+@pytest.mark.parametrize("config", READOUT_ONLY_CASES)
+def test_readout_only_last_block_gives_the_full_model_outputs_and_gradients(config):
+    full_config = TransformerConfig(**{**config.to_dict(), "readout_only": False})
+    fast = Transformer(config, n_models=2, seeds=[3, 5])
+    full = Transformer(full_config, n_models=2, seeds=[3, 5])
+    x = torch.randint(0, 11, (2, 4, 9)) if config.input_kind == "onehot" else torch.randn(2, 4, 9, 5)
+    target = torch.randn(2, 4, config.d_out)
+    outputs, gradients = [], []
+    for model in (fast, full):
+        y = model(x)
+        (y - target).pow(2).sum().backward()
+        outputs.append(y.detach())
+        gradients.append({name: p.grad for name, p in model.named_parameters()})
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-5)
+    assert gradients[0].keys() == gradients[1].keys()
+    for name, grad in gradients[0].items():
+        torch.testing.assert_close(grad, gradients[1][name], atol=1e-5, rtol=1e-4, msg=name)
+    assert any(g.abs().sum() > 0 for g in gradients[0].values())
+
+
+def test_readout_only_is_the_default_and_cuts_the_last_block_flops():
+    fast, full = vector_config(), vector_config(readout_only=False)
+    assert fast.readout_only
+    n_full = Transformer(full, n_models=1).flops_per_sequence(32)
+    n_fast = Transformer(fast, n_models=1).flops_per_sequence(32)
+    one_layer_full = Transformer(vector_config(n_layers=1, readout_only=False), n_models=1).flops_per_sequence(32)
+    assert n_fast < n_full
+    assert n_full - n_fast < one_layer_full  # the last block still computes keys and values
+
+
+def test_maps_are_full_even_with_readout_only():
+    model = Transformer(vector_config(readout_only=True), n_models=1)
+    _, maps = model(torch.randn(1, 2, 6, 5), return_attention=True)
+    assert all(layer.shape == (1, 2, 2, 7, 7) for layer in maps)
+
+
 def test_sinusoidal_positions_are_bounded_and_distinct():
     table = sinusoidal_positions(10, 8)
     assert table.shape == (10, 8)
@@ -119,6 +166,7 @@ def test_flops_grow_with_length_and_layers():
         ({"input_kind": "image"}, "input_kind"),
         ({"readout_init": -0.1}, "readout_init"),
         ({"d_model": 2.5}, "d_model"),
+        ({"readout_only": 1}, "readout_only"),
     ],
 )
 def test_invalid_config_names_the_argument(overrides, name):

@@ -5,8 +5,8 @@ import threading
 from matplotlib.figure import Figure
 
 from sparse_attention_lab.fitting import fit_power_law
-from sparse_attention_lab.panel import TrainingPanel, draw_run, predicted_plateau
 from sparse_attention_lab.profiles import PROFILES
+from sparse_attention_lab.views.training_panel import TrainingPanel, draw_run, predicted_plateau
 
 LAW = fit_power_law([100.0, 200.0, 400.0, 800.0], d=[4, 8, 16, 32], T=[16, 16, 32, 32])
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sparse_attention_lab.attention_viewer import AttentionViewer, jump_checkpoints, snapshot_figure
 from sparse_attention_lab.models import Transformer, TransformerConfig
-from sparse_attention_lab.probes import (
+from sparse_attention_lab.tasks import AssociativeRecall, query_slots
+from sparse_attention_lab.training.probes import (
     RecallProbe,
     copy_attention,
     induction_score,
     repeated_random_tokens,
     selection_attention,
 )
-from sparse_attention_lab.tasks import AssociativeRecall, query_slots
+from sparse_attention_lab.views.attention_maps import (
+    AttentionViewer,
+    jump_checkpoints,
+    snapshot_figure,
+)
 
 HEADS = 3
 

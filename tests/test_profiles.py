@@ -1,10 +1,13 @@
 """Compute profiles: selection by argument, environment and hardware; clear errors."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from sparse_attention_lab import profiles
-from sparse_attention_lab.profiles import PROFILES, current_profile, device
+from sparse_attention_lab.hardware import banner, current_profile, device, device_name
+from sparse_attention_lab.profiles import PROFILES
 
 
 def test_explicit_name_wins_over_environment(monkeypatch):
@@ -46,13 +49,37 @@ def test_every_sizes_entry_has_a_laptop_fallback():
         assert set(table) <= set(PROFILES), name
 
 
-def test_device_is_cpu_without_cuda():
-    if not torch.cuda.is_available():
-        assert device().type == "cpu"
-        with pytest.raises(ValueError, match="CUDA"):
-            device("cuda")
+def test_device_is_cpu_without_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device().type == "cpu"
+    assert device_name() == "cpu"
+    with pytest.raises(ValueError, match="CUDA"):
+        device("cuda")
 
 
-def test_banner_names_profile_and_device():
-    text = PROFILES["ci"].banner()
-    assert "'ci'" in text and "device" in text
+def test_device_rejects_unknown_names():
+    with pytest.raises(ValueError, match="device"):
+        device("tpu")
+
+
+def test_default_profile_is_gpu_with_cuda(monkeypatch):
+    monkeypatch.delenv(profiles.ENV_VAR, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert current_profile().name == "gpu"
+
+
+def test_banner_names_profile_device_and_torch(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    text = banner(PROFILES["ci"])
+    assert text.startswith("Profile 'ci'")
+    assert "device: cpu" in text
+    assert f"torch {torch.__version__}" in text
+
+
+def test_profiles_module_does_not_import_torch():
+    import ast
+
+    tree = ast.parse(Path(profiles.__file__).read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "torch" not in imported

@@ -5,17 +5,19 @@ import math
 import numpy as np
 import pytest
 
-from sparse_attention_lab.fitting import plateau_time
-from sparse_attention_lab.schedules import (
+from sparse_attention_lab.experiments.schedules import (
     AdaptiveSchedule,
     ConstantSchedule,
     SwitchSchedule,
     recall_schedule_configs,
-    reduced_gradient_p,
-    reduced_loss_p,
     run_scheduled,
     schedule_from_config,
     schedule_to_config,
+)
+from sparse_attention_lab.measure import plateau_time
+from sparse_attention_lab.theory.reduced import (
+    reduced_gradient_p,
+    reduced_loss_p,
     scheduled_reduced_flow,
 )
 
@@ -178,7 +180,7 @@ def test_recall_configs_and_a_short_scheduled_run():
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 0.9])
 def test_constant_schedule_flow_agrees_with_the_reduced_dynamics_module(p):
-    dynamics = pytest.importorskip("sparse_attention_lab.dynamics")
+    dynamics = pytest.importorskip("sparse_attention_lab.theory.reduced")
     reference = dynamics.plateau_length(64, 16, p=p)
     flow = scheduled_reduced_flow(64, 16, ConstantSchedule(p), t_max=3 * reference, n_evals=400)
     assert plateau_time(flow.times, flow.test_loss, fraction=0.2) == pytest.approx(reference, rel=0.01)

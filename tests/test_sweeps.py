@@ -14,15 +14,14 @@ import pytest
 import sweep_helpers
 from sweep_helpers import failing_run, fake_run
 
-from sparse_attention_lab import sweeps
 from sparse_attention_lab.__main__ import main
-from sparse_attention_lab.sweeps import (
+from sparse_attention_lab.runs import sweep as sweeps
+from sparse_attention_lab.runs.results import config_key, load_results
+from sparse_attention_lab.runs.sweep import (
     ResultsFile,
     Speed,
     SubmititExecutor,
-    config_key,
     describe_estimate,
-    load_results,
     run_sweep,
 )
 
@@ -96,7 +95,7 @@ def test_max_steps_override_makes_new_runs(tmp_path):
 def test_resume_after_sigkill_neither_repeats_nor_loses_a_run(tmp_path, fake_experiments):
     out = tmp_path / "slow_ci.jsonl"
     script = (
-        "import sparse_attention_lab.sweeps as s; s.SWEEP_MODULES = ('sweep_helpers',); "
+        "import sparse_attention_lab.runs.sweep as s; s.SWEEP_MODULES = ('sweep_helpers',); "
         "from sparse_attention_lab.__main__ import main; "
         f"main(['sweep', 'slow', '--profile', 'ci', '--seeds', '2', '--out', {str(out)!r}])"
     )

@@ -1,4 +1,4 @@
-"""The toy model of Eq. 2 and its exact expected loss (sparse_attention_lab.toy)."""
+"""The toy model of Eq. 2 and its exact expected loss (sparse_attention_lab.theory.toy)."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sparse_attention_lab.tasks import SingleLocationRegression
-from sparse_attention_lab.toy import ToyAttention, alignment, expected_loss, relevant_mask
+from sparse_attention_lab.theory.toy import ToyAttention, alignment, expected_loss, relevant_mask
 
 
 def test_forward_is_attention_weighted_sum_then_linear_map():
@@ -88,7 +88,7 @@ def test_invalid_arguments_name_the_argument():
 
 
 def test_train_sgd_runs_seeds_in_parallel_and_learns():
-    from sparse_attention_lab.toy import train_sgd
+    from sparse_attention_lab.training.toy_sgd import train_sgd
 
     run = train_sgd(T=8, d=4, seeds=[0, 1], steps=300, lr=0.5, eval_every=50)
     assert run["steps"].tolist() == [0, 50, 100, 150, 200, 250, 300]

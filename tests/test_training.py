@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import pytest
 import torch
 
+from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.models import TransformerConfig
 from sparse_attention_lab.tasks import SingleLocationRegression
-from sparse_attention_lab.training import TrainConfig, escape_step, train
+from sparse_attention_lab.training.trainer import TrainConfig, train
 
 TASK = SingleLocationRegression(T=8, d=4)
 MODEL = TransformerConfig(d_in=TASK.input_dim, d_out=4, n_layers=1, n_heads=2, d_model=16, d_qk=8, mlp_factor=2)

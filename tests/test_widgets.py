@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from sparse_attention_lab.dynamics import escape_time, plateau_length
-from sparse_attention_lab.explorer import Frame, Panel
-from sparse_attention_lab.widgets import (
-    LiveExplorer,
+from sparse_attention_lab.theory.reduced import escape_time, plateau_length
+from sparse_attention_lab.views.live_explorer import LiveExplorer
+from sparse_attention_lab.views.repetition import (
     predicted_escape,
     repetition_explorer,
     repetition_frame,
 )
+from sparse_attention_lab.views.static_explorer import Frame, Panel
 
 PANELS = [Panel("loss", ("loss",), "loss")]
 

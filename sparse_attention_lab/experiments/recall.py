@@ -4,7 +4,7 @@ A run is one flat, JSON-able config dict: task fields (``n_pairs``, ``n_tokens``
 ``p``, ``placement``, ``task_seed``), model fields (those of
 :class:`~sparse_attention_lab.models.TransformerConfig` but ``d_in``/``d_out``/``input_kind``,
 which follow from the task) and training fields (those of
-:class:`~sparse_attention_lab.training.TrainConfig`). Missing fields take the paper's values
+:class:`~sparse_attention_lab.training.trainer.TrainConfig`). Missing fields take the paper's values
 (:data:`DEFAULTS`: Table 1, App. C, layer norm on as in PAPER.md decision 4)::
 
     records = run({"n_pairs": 4, "n_tokens": 16, "d_model": 64, "lr": 1e-3}, seeds=[0, 1])
@@ -20,11 +20,12 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import fields
 
-from ..models import TransformerConfig
-from ..probes import RecallProbe
-from ..profiles import Profile
-from ..tasks import AssociativeRecall
-from ..training import Callback, TrainConfig, escape_step, train
+from sparse_attention_lab.measure import escape_step
+from sparse_attention_lab.models import TransformerConfig
+from sparse_attention_lab.profiles import Profile
+from sparse_attention_lab.tasks import AssociativeRecall
+from sparse_attention_lab.training.probes import RecallProbe
+from sparse_attention_lab.training.trainer import Callback, TrainConfig, train
 
 TASK_FIELDS = ("n_pairs", "n_tokens", "B", "p", "placement", "task_seed")
 MODEL_FIELDS = tuple(
@@ -71,9 +72,9 @@ def run(
 ) -> list[dict]:
     """Train the run of ``config`` for every seed (all at once); one record per seed.
 
-    Each record is :func:`~sparse_attention_lab.training.train`'s, with ``config`` the dict
+    Each record is :func:`~sparse_attention_lab.training.trainer.train`'s, with ``config`` the dict
     given here (the sweep key) and ``settings`` the full task, model and training description.
-    ``probe`` (e.g. a :class:`~sparse_attention_lab.probes.RecallProbe`) is logged at every
+    ``probe`` (e.g. a :class:`~sparse_attention_lab.training.probes.RecallProbe`) is logged at every
     evaluation; ``callback`` is passed to the trainer (a live panel).
     """
     task, model, training = build(config)

@@ -3,7 +3,7 @@
 A run is described by one flat, JSON-able config dict: task fields (``T``, ``d``, ``B``,
 ``p``, ``position``, ``feature``, ``task_seed``), model fields (those of
 :class:`~sparse_attention_lab.models.TransformerConfig` but ``d_in``/``d_out``, which follow
-from the task), training fields (those of :class:`~sparse_attention_lab.training.TrainConfig`)
+from the task), training fields (those of :class:`~sparse_attention_lab.training.trainer.TrainConfig`)
 and ``probe_attention`` (log :func:`relevant_attention_probe` at every evaluation).
 Missing fields take the paper's values (:data:`DEFAULTS`: Table 1 and App. B)::
 
@@ -17,17 +17,16 @@ per sweep for the grid and the seeds).
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import fields
 
 import torch
 
-from ..fitting import first_crossing
-from ..models import Transformer, TransformerConfig
-from ..profiles import Profile
-from ..tasks import SingleLocationRegression
-from ..training import TrainConfig, escape_step, train
+from sparse_attention_lab.measure import attention_step, escape_step
+from sparse_attention_lab.models import Transformer, TransformerConfig
+from sparse_attention_lab.profiles import Profile
+from sparse_attention_lab.tasks import SingleLocationRegression
+from sparse_attention_lab.training.trainer import TrainConfig, train
 
 TASK_FIELDS = ("T", "d", "B", "p", "position", "feature", "task_seed")
 MODEL_FIELDS = tuple(f.name for f in fields(TransformerConfig) if f.name not in ("d_in", "d_out"))
@@ -67,7 +66,7 @@ def build(config: dict) -> tuple[SingleLocationRegression, TransformerConfig, Tr
 
 
 def relevant_attention_probe(task: SingleLocationRegression, n_sequences: int = 256, seed: int = 0):
-    """A :func:`~sparse_attention_lab.training.train` probe: readout attention on the relevant token.
+    """A :func:`~sparse_attention_lab.training.trainer.train` probe: readout attention on the relevant token.
 
     Returns ``probe(model, step) -> {"readout_attention": (n_models, layers, heads)}``, the
     attention weight of the readout position on the relevant position(s), averaged over
@@ -97,7 +96,7 @@ def relevant_attention_probe(task: SingleLocationRegression, n_sequences: int = 
 def run(config: dict, seeds: list[int], probe_attention: bool = False) -> list[dict]:
     """Train the run of ``config`` for every seed (all at once); one record per seed.
 
-    Each record is :func:`~sparse_attention_lab.training.train`'s, with ``config`` the dict
+    Each record is :func:`~sparse_attention_lab.training.trainer.train`'s, with ``config`` the dict
     given here (the sweep key) and ``settings`` the full task, model and training description.
     ``probe_attention`` (or the config's own ``probe_attention``) logs
     :func:`relevant_attention_probe` at every evaluation.
@@ -110,25 +109,7 @@ def run(config: dict, seeds: list[int], probe_attention: bool = False) -> list[d
     return records
 
 
-ATTENTION_LEVEL = 0.5
 """Attention on the relevant token that marks sparse attention (uniform is ``1 / (T + 1)``)."""
-
-
-def attention_step(record: dict, level: float = ATTENTION_LEVEL) -> float | None:
-    """Interpolated step at which some head's readout attention on the relevant token first
-    reaches ``level``, on test sequences without repetition; ``None`` if never or not probed.
-
-    The emergence of sparse attention itself, which the paper's loss threshold (App. D.1)
-    measures only indirectly: after it the model still has to learn the ``d x d`` map.
-    """
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}.")
-    attention = record.get("probes", {}).get("readout_attention")
-    if not attention:
-        return None
-    strongest = [max(max(heads) for heads in layers) for layers in attention]
-    crossing = first_crossing(record["steps"], strongest, level, direction="above")
-    return float(crossing) if math.isfinite(crossing) else None
 
 
 def plateau_measure(B: int, p: float) -> tuple[float, str]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,12 +39,16 @@ import torch
 from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
-from .tasks.regression import check_sizes, teacher_matrix
-from .toy import alignment, expected_loss
+from sparse_attention_lab.tasks.regression import check_sizes, teacher_matrix
+from sparse_attention_lab.theory.toy import alignment, expected_loss
 
 SCORES = ("shared", "free")
 TAU_MAX = 1e7  # longest rescaled time integrated before a plateau is declared endless
 RTOL, ATOL = 1e-9, 1e-12
+
+# A repetition schedule (PAPER.md section 10): (time, history so far) -> task overrides, e.g. {"p": 0.3}.
+History = Mapping[str, Sequence[float]]
+Schedule = Callable[[float, History], dict[str, float]]
 
 
 # --- The reduced losses as written in the paper --------------------------------------------
@@ -544,3 +549,122 @@ def _check_threshold(threshold: float) -> None:
 def _check_scores(scores: str) -> None:
     if scores not in SCORES:
         raise ValueError(f"scores must be one of {SCORES}, got {scores!r}.")
+
+
+def reduced_loss_p(w1, w, delta_a, T: int, d: int, p: float):
+    """Loss of the 3-variable reduction ``(w1, w, Delta_a)`` under repetition ``p``.
+
+    ``L = 1/2 [(1 - alpha)^2 (w^2 + w1^2) / (d (T - 1)) + s1 (alpha w1 - 1)^2
+    + s (alpha w - sqrt(d - 1))^2]`` with ``s1 = p + (1 - p)/d``, ``s = (1 - p)/d``;
+    ``p = 0`` gives the no-repetition test loss. Works on floats and numpy arrays.
+    """
+    alpha = 1.0 / ((T - 1) * np.exp(-delta_a) + 1.0)
+    s1, s = p + (1 - p) / d, (1 - p) / d
+    noise = (1 - alpha) ** 2 * (w**2 + w1**2) / (d * (T - 1))
+    return 0.5 * (noise + s1 * (alpha * w1 - 1) ** 2 + s * (alpha * w - math.sqrt(d - 1)) ** 2)
+
+
+def reduced_gradient_p(state: np.ndarray, T: int, d: int, p: float) -> np.ndarray:
+    """``(dL/dw1, dL/dw, dL/dDelta_a)`` of :func:`reduced_loss_p` at ``state = (w1, w, Delta_a)``."""
+    w1, w, delta_a = state
+    alpha = 1.0 / ((T - 1) * np.exp(-delta_a) + 1.0)
+    s1, s = p + (1 - p) / d, (1 - p) / d
+    noise = (1 - alpha) ** 2 / (d * (T - 1))
+    err1, err = alpha * w1 - 1.0, alpha * w - math.sqrt(d - 1)
+    g_w1 = noise * w1 + s1 * alpha * err1
+    g_w = noise * w + s * alpha * err
+    g_alpha = -(1 - alpha) * (w**2 + w1**2) / (d * (T - 1)) + s1 * w1 * err1 + s * w * err
+    return np.array([g_w1, g_w, g_alpha * alpha * (1 - alpha)])
+
+
+@dataclass(frozen=True)
+class ScheduledFlow:
+    """A trajectory of the 3-variable reduced flow under a repetition schedule.
+
+    Arrays are sampled at the evaluation times ``times`` (``times[0] = 0``); ``p[k]`` is the
+    repetition in force on ``(times[k], times[k + 1]]``, chosen at ``times[k]``.
+    """
+
+    T: int
+    d: int
+    times: np.ndarray
+    test_loss: np.ndarray
+    train_loss: np.ndarray
+    w1: np.ndarray
+    w: np.ndarray
+    delta_a: np.ndarray
+    alpha: np.ndarray
+    p: np.ndarray
+
+
+def evaluation_times(t_max: float, n_evals: int, t_first: float | None = None) -> np.ndarray:
+    """``0`` then ``n_evals`` geometrically spaced times from ``t_first`` (default ``t_max/1e4``) to ``t_max``."""
+    if not (math.isfinite(t_max) and t_max > 0):
+        raise ValueError(f"t_max must be positive and finite, got {t_max!r}.")
+    if n_evals < 2:
+        raise ValueError(f"n_evals must be at least 2, got {n_evals!r}.")
+    t_first = t_max * 1e-4 if t_first is None else t_first
+    if not 0 < t_first < t_max:
+        raise ValueError(f"t_first must satisfy 0 < t_first < t_max, got {t_first!r}.")
+    return np.concatenate([[0.0], np.geomspace(t_first, t_max, n_evals)])
+
+
+def scheduled_reduced_flow(
+    T: int,
+    d: int,
+    schedule: Schedule,
+    t_max: float,
+    n_evals: int = 300,
+    t_first: float | None = None,
+    rtol: float = 1e-8,
+) -> ScheduledFlow:
+    """Gradient flow of the 3-variable reduction (App. A.4) with ``p(t)`` set by ``schedule``.
+
+    Starts at ``w1 = w = Delta_a = 0``. At each evaluation time the schedule sees the history
+    so far (``"steps"``: times, ``"test_loss"``: loss at ``p = 0``, ``"train_loss"``: loss
+    under the ``p`` in force) and returns ``{"p": ...}``, held until the next evaluation, as a
+    trainer would do between evaluations. Integrated with scipy's RK45 between evaluations.
+    """
+    check_sizes(T, d)
+    if d < 2:
+        raise ValueError(f"d must be at least 2 for the 3-variable flow, got {d}.")
+    times = evaluation_times(t_max, n_evals, t_first)
+    state = np.zeros(3)
+    history: dict[str, list[float]] = {"steps": [], "test_loss": [], "train_loss": []}
+    rows, ps = [], []
+    p_now = 0.0
+    for k, t in enumerate(times):
+        if k > 0:
+            sol = solve_ivp(
+                lambda _t, y, p=p_now: -reduced_gradient_p(y, T, d, p),
+                (times[k - 1], t),
+                state,
+                rtol=rtol,
+                atol=1e-12,
+            )
+            state = sol.y[:, -1]
+        w1, w, delta_a = state
+        history["steps"].append(float(t))
+        history["test_loss"].append(float(reduced_loss_p(w1, w, delta_a, T, d, 0.0)))
+        history["train_loss"].append(float(reduced_loss_p(w1, w, delta_a, T, d, p_now)))
+        rows.append(state.copy())
+        overrides = schedule(float(t), history)
+        if set(overrides) - {"p"}:
+            raise ValueError(f"the reduced flow only schedules 'p', got overrides {overrides!r}.")
+        p_now = float(overrides.get("p", p_now))
+        _check_setting(T, d, 1, p_now)
+        ps.append(p_now)
+    states = np.array(rows)
+    return ScheduledFlow(
+        T=T,
+        d=d,
+        times=times,
+        test_loss=np.array(history["test_loss"]),
+        train_loss=np.array(history["train_loss"]),
+        w1=states[:, 0],
+        w=states[:, 1],
+        delta_a=states[:, 2],
+        alpha=1.0 / ((T - 1) * np.exp(-states[:, 2]) + 1.0),
+        p=np.array(ps),
+    )
+

@@ -23,7 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .tasks.recall import query_slots
+from sparse_attention_lab.tasks.recall import query_slots
 
 
 def token_labels(tokens) -> list[str]:

@@ -27,21 +27,17 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
-from .models import TransformerConfig
-from .tasks import AssociativeRecall, SingleLocationRegression
-from .tasks.regression import check_sizes
-from .training import TrainConfig, train
-
-History = Mapping[str, Sequence[float]]
-Schedule = Callable[[float, History], dict[str, float]]
+from sparse_attention_lab.models import TransformerConfig
+from sparse_attention_lab.tasks import AssociativeRecall, SingleLocationRegression
+from sparse_attention_lab.theory.reduced import History
+from sparse_attention_lab.training.trainer import TrainConfig, train
 
 FIELDS = ("p", "B")
 
@@ -220,124 +216,6 @@ def schedule_to_config(schedule: ConstantSchedule | SwitchSchedule | AdaptiveSch
 # --- The reduced dynamics with a time-varying p (App. A.4, PAPER.md section 5) -------------
 
 
-def reduced_loss_p(w1, w, delta_a, T: int, d: int, p: float):
-    """Loss of the 3-variable reduction ``(w1, w, Delta_a)`` under repetition ``p``.
-
-    ``L = 1/2 [(1 - alpha)^2 (w^2 + w1^2) / (d (T - 1)) + s1 (alpha w1 - 1)^2
-    + s (alpha w - sqrt(d - 1))^2]`` with ``s1 = p + (1 - p)/d``, ``s = (1 - p)/d``;
-    ``p = 0`` gives the no-repetition test loss. Works on floats and numpy arrays.
-    """
-    alpha = 1.0 / ((T - 1) * np.exp(-delta_a) + 1.0)
-    s1, s = p + (1 - p) / d, (1 - p) / d
-    noise = (1 - alpha) ** 2 * (w**2 + w1**2) / (d * (T - 1))
-    return 0.5 * (noise + s1 * (alpha * w1 - 1) ** 2 + s * (alpha * w - math.sqrt(d - 1)) ** 2)
-
-
-def reduced_gradient_p(state: np.ndarray, T: int, d: int, p: float) -> np.ndarray:
-    """``(dL/dw1, dL/dw, dL/dDelta_a)`` of :func:`reduced_loss_p` at ``state = (w1, w, Delta_a)``."""
-    w1, w, delta_a = state
-    alpha = 1.0 / ((T - 1) * np.exp(-delta_a) + 1.0)
-    s1, s = p + (1 - p) / d, (1 - p) / d
-    noise = (1 - alpha) ** 2 / (d * (T - 1))
-    err1, err = alpha * w1 - 1.0, alpha * w - math.sqrt(d - 1)
-    g_w1 = noise * w1 + s1 * alpha * err1
-    g_w = noise * w + s * alpha * err
-    g_alpha = -(1 - alpha) * (w**2 + w1**2) / (d * (T - 1)) + s1 * w1 * err1 + s * w * err
-    return np.array([g_w1, g_w, g_alpha * alpha * (1 - alpha)])
-
-
-@dataclass(frozen=True)
-class ScheduledFlow:
-    """A trajectory of the 3-variable reduced flow under a repetition schedule.
-
-    Arrays are sampled at the evaluation times ``times`` (``times[0] = 0``); ``p[k]`` is the
-    repetition in force on ``(times[k], times[k + 1]]``, chosen at ``times[k]``.
-    """
-
-    T: int
-    d: int
-    times: np.ndarray
-    test_loss: np.ndarray
-    train_loss: np.ndarray
-    w1: np.ndarray
-    w: np.ndarray
-    delta_a: np.ndarray
-    alpha: np.ndarray
-    p: np.ndarray
-
-
-def evaluation_times(t_max: float, n_evals: int, t_first: float | None = None) -> np.ndarray:
-    """``0`` then ``n_evals`` geometrically spaced times from ``t_first`` (default ``t_max/1e4``) to ``t_max``."""
-    if not (math.isfinite(t_max) and t_max > 0):
-        raise ValueError(f"t_max must be positive and finite, got {t_max!r}.")
-    if n_evals < 2:
-        raise ValueError(f"n_evals must be at least 2, got {n_evals!r}.")
-    t_first = t_max * 1e-4 if t_first is None else t_first
-    if not 0 < t_first < t_max:
-        raise ValueError(f"t_first must satisfy 0 < t_first < t_max, got {t_first!r}.")
-    return np.concatenate([[0.0], np.geomspace(t_first, t_max, n_evals)])
-
-
-def scheduled_reduced_flow(
-    T: int,
-    d: int,
-    schedule: Schedule,
-    t_max: float,
-    n_evals: int = 300,
-    t_first: float | None = None,
-    rtol: float = 1e-8,
-) -> ScheduledFlow:
-    """Gradient flow of the 3-variable reduction (App. A.4) with ``p(t)`` set by ``schedule``.
-
-    Starts at ``w1 = w = Delta_a = 0``. At each evaluation time the schedule sees the history
-    so far (``"steps"``: times, ``"test_loss"``: loss at ``p = 0``, ``"train_loss"``: loss
-    under the ``p`` in force) and returns ``{"p": ...}``, held until the next evaluation, as a
-    trainer would do between evaluations. Integrated with scipy's RK45 between evaluations.
-    """
-    check_sizes(T, d)
-    if d < 2:
-        raise ValueError(f"d must be at least 2 for the 3-variable flow, got {d}.")
-    times = evaluation_times(t_max, n_evals, t_first)
-    state = np.zeros(3)
-    history: dict[str, list[float]] = {"steps": [], "test_loss": [], "train_loss": []}
-    rows, ps = [], []
-    p_now = 0.0
-    for k, t in enumerate(times):
-        if k > 0:
-            sol = solve_ivp(
-                lambda _t, y, p=p_now: -reduced_gradient_p(y, T, d, p),
-                (times[k - 1], t),
-                state,
-                rtol=rtol,
-                atol=1e-12,
-            )
-            state = sol.y[:, -1]
-        w1, w, delta_a = state
-        history["steps"].append(float(t))
-        history["test_loss"].append(float(reduced_loss_p(w1, w, delta_a, T, d, 0.0)))
-        history["train_loss"].append(float(reduced_loss_p(w1, w, delta_a, T, d, p_now)))
-        rows.append(state.copy())
-        overrides = schedule(float(t), history)
-        if set(overrides) - {"p"}:
-            raise ValueError(f"the reduced flow only schedules 'p', got overrides {overrides!r}.")
-        p_now = float(overrides.get("p", p_now))
-        _check_value("p", p_now, "p")
-        ps.append(p_now)
-    states = np.array(rows)
-    return ScheduledFlow(
-        T=T,
-        d=d,
-        times=times,
-        test_loss=np.array(history["test_loss"]),
-        train_loss=np.array(history["train_loss"]),
-        w1=states[:, 0],
-        w=states[:, 1],
-        delta_a=states[:, 2],
-        alpha=1.0 / ((T - 1) * np.exp(-states[:, 2]) + 1.0),
-        p=np.array(ps),
-    )
-
-
 # --- Transformer runs under a schedule, for sweeps ------------------------------------------
 
 TASKS = {"recall": AssociativeRecall, "regression": SingleLocationRegression}
@@ -349,7 +227,7 @@ def run_scheduled(config: Mapping[str, Any], seeds: Sequence[int]) -> list[dict]
     ``config`` is JSON-able: ``{"task": {"kind": "recall", "n_pairs": 8, "n_tokens": 32},
     "model": {...}, "train": {...}, "schedule": {"kind": "adaptive", ...}}`` where ``model``
     holds :class:`~sparse_attention_lab.models.TransformerConfig` fields but ``d_in``/``d_out``
-    (set from the task) and ``train`` those of :class:`~sparse_attention_lab.training.TrainConfig`.
+    (set from the task) and ``train`` those of :class:`~sparse_attention_lab.training.trainer.TrainConfig`.
     Every seed gets its own copy of the schedule. Records carry ``config["schedule"]``.
     """
     missing = {"task", "model", "train", "schedule"} - set(config)

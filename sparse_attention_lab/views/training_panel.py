@@ -21,10 +21,12 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .experiments.regression import build, plateau_measure
-from .fitting import PowerLawFit
-from .profiles import Profile, current_profile
-from .training import escape_step, train
+from sparse_attention_lab.experiments.regression import build, plateau_measure
+from sparse_attention_lab.fitting import PowerLawFit
+from sparse_attention_lab.hardware import current_profile
+from sparse_attention_lab.measure import escape_step
+from sparse_attention_lab.profiles import Profile
+from sparse_attention_lab.training.trainer import train
 
 REDRAW_INTERVAL_S = 0.3
 """Redraw at most this often while training (rendering the figure costs tens of ms)."""

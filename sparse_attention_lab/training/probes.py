@@ -19,7 +19,7 @@ mean attention weight and hence in ``[0, 1]``:
   its earlier occurrence.
 
 :class:`RecallProbe` bundles them into the ``probe(model, step)`` hook of
-:func:`sparse_attention_lab.training.train`, so they are logged over training.
+:func:`sparse_attention_lab.training.trainer.train`, so they are logged over training.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from collections.abc import Sequence
 
 import torch
 
-from .models import Transformer
-from .tasks.recall import AssociativeRecall, query_slots
+from sparse_attention_lab.models import Transformer
+from sparse_attention_lab.tasks.recall import AssociativeRecall, query_slots
 
 
 def _stack(maps: Sequence[torch.Tensor], length: int | None = None) -> torch.Tensor:
@@ -107,7 +107,7 @@ def induction_score(maps: Sequence[torch.Tensor], period: int) -> torch.Tensor:
 
 
 class RecallProbe:
-    """The ``probe(model, step)`` hook of :func:`~sparse_attention_lab.training.train` for recall.
+    """The ``probe(model, step)`` hook of :func:`~sparse_attention_lab.training.trainer.train` for recall.
 
     Draws, once, ``n_sequences`` test sequences of ``task`` (no repetition) and as many repeated
     random sequences of period ``n_pairs``; at each call returns ``copy``, ``selection`` and

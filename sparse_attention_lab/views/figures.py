@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from .dynamics import Trajectory
-from .fitting import PowerLawFit
+from sparse_attention_lab.fitting import PowerLawFit
+from sparse_attention_lab.theory.reduced import Trajectory
 
 
 def plot_trajectory(

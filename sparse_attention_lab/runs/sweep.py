@@ -14,7 +14,7 @@ or, from Python (a notebook, say), ``records = run_sweep("fig3", profile="ci", s
 
 **Results file, crash safety, resume.** One strict-JSON line per finished run, by default
 ``book/data/<name>_<profile>.jsonl``, with the run's provenance; runs already in the file are
-skipped, so the same command finishes an interrupted sweep. See :mod:`sparse_attention_lab.results`.
+skipped, so the same command finishes an interrupted sweep. See :mod:`sparse_attention_lab.runs.results`.
 
 **Estimate.** Before starting, the sweep prints how many runs are left, the sum of their step
 caps (the ``max_steps`` fields of the configs: an upper bound, since runs stop a margin after
@@ -27,7 +27,7 @@ local executor) and cluster queueing are not in the estimate.
 
 **Executors.** Jobs (one per config, training all its missing seeds) go through a
 :class:`concurrent.futures.Executor`: ``inline``, ``process`` or ``submitit``; see
-:mod:`sparse_attention_lab.executors`.
+:mod:`sparse_attention_lab.runs.executors`.
 """
 
 from __future__ import annotations
@@ -49,12 +49,24 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .executors import EXECUTORS, InlineExecutor, SubmititExecutor, check_executor, make_executor
-from .results import ResultsFile, config_key, json_ready, load_results, run_key
+from sparse_attention_lab import __version__
+from sparse_attention_lab.runs.executors import (
+    EXECUTORS,
+    InlineExecutor,
+    SubmititExecutor,
+    check_executor,
+    make_executor,
+)
+from sparse_attention_lab.runs.results import (
+    ResultsFile,
+    config_key,
+    json_ready,
+    load_results,
+    run_key,
+)
 
 if TYPE_CHECKING:
-    from .profiles import Profile
+    from sparse_attention_lab.profiles import Profile
 
 # This module is imported by every worker process before its first job, so it leaves torch
 # (through .profiles) to the experiments: workers then start in a fraction of a second.
@@ -71,7 +83,7 @@ DEFAULT_SEEDS = 3
 """Seeds per config when neither the caller nor ``profiles.SIZES[name]["seeds"]`` says (the
 paper used 5 for regression and 3 for associative recall)."""
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 # ----------------------------------------------------------------------------- named sweeps
@@ -129,7 +141,7 @@ def named_sweep(name: str, profile: Profile) -> tuple[list[dict], RunFunction]:
 
 def default_seeds(name: str, profile: Profile) -> int:
     """Seeds per config: ``profiles.SIZES[name]["seeds"]`` when present, else :data:`DEFAULT_SEEDS`."""
-    from .profiles import SIZES
+    from sparse_attention_lab.profiles import SIZES
 
     if name in SIZES:
         return int(profile.sizes(name).get("seeds", DEFAULT_SEEDS))
@@ -264,7 +276,7 @@ def worker_provenance() -> dict[str, Any]:
     torch = sys.modules.get("torch")
     device = None
     if torch is not None:
-        from .profiles import device_name
+        from sparse_attention_lab.hardware import device_name
 
         device = device_name()
     return {
@@ -474,7 +486,8 @@ def run_sweep(
     ``RuntimeError`` at the end lists the failed jobs (their runs are missing from the file, and
     the next sweep retries them).
     """
-    from .profiles import Profile, current_profile
+    from sparse_attention_lab.hardware import current_profile
+    from sparse_attention_lab.profiles import Profile
 
     profile = profile if isinstance(profile, Profile) else current_profile(profile)
     plan = _plan(name_or_configs, run, profile, seeds, out, max_steps)

@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .fitting import first_crossing
-from .models import Transformer, TransformerConfig
-from .profiles import device as pick_device
+from sparse_attention_lab.hardware import device as pick_device
+from sparse_attention_lab.measure import escape_step
+from sparse_attention_lab.models import Transformer, TransformerConfig
 
 OPTIMIZERS = ("adam", "sgd")
 OBJECTIVES = ("mse", "ce")
@@ -92,33 +92,6 @@ class TrainConfig:
                 raise ValueError(f"escape_accuracy must lie in (0, 1], got {self.escape_accuracy!r}.")
         if self.stop_margin is not None and self.stop_margin < 0:
             raise ValueError(f"stop_margin must be non-negative or None, got {self.stop_margin!r}.")
-
-
-def escape_step(
-    record: dict, fraction: float | None = None, accuracy: float | None = None, curve: str = "test"
-) -> float | None:
-    """Interpolated step at which a record's curve escapes the plateau, or ``None``.
-
-    ``fraction``: first step with loss <= ``fraction`` x the initial loss.
-    ``accuracy``: first step with accuracy >= ``accuracy``. Give exactly one.
-    ``curve``: ``"test"`` (no repetition, the paper's measure) or ``"train"`` (the training
-    distribution, with its repetition).
-    """
-    if curve not in ("test", "train"):
-        raise ValueError(f"curve must be 'test' or 'train', got {curve!r}.")
-    if (fraction is None) == (accuracy is None):
-        raise ValueError("give exactly one of fraction and accuracy.")
-    steps = record["steps"]
-    if not steps:
-        return None
-    if fraction is not None:
-        if not 0 < fraction < 1:
-            raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}.")
-        losses = record[f"{curve}_loss"]
-        crossing = first_crossing(steps, losses, fraction * losses[0])
-    else:
-        crossing = first_crossing(steps, record[f"{curve}_acc"], accuracy, direction="above")
-    return float(crossing) if math.isfinite(crossing) else None
 
 
 def _stream_seed(seed: int, stream: int) -> int:

@@ -17,7 +17,7 @@ Contract relied on by the browser test of the book: the root is ``<div class="sa
 each slider is an ``input[type=range]`` with ``data-param="<name>"`` that snaps to the grid
 (its value is an index into the grid), and the drawing is one ``<svg class="sal-explorer-plot">``
 redrawn on every ``input`` event. Element ids are unique per explorer, so several explorers
-can share a page. The live counterpart with a kernel is :mod:`sparse_attention_lab.widgets`;
+can share a page. The live counterpart with a kernel is :mod:`sparse_attention_lab.views.live_explorer`;
 both draw the same :class:`Frame` s.
 """
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .tasks import SingleLocationRegression, check_sizes
-from .toy import ToyAttention
+from sparse_attention_lab.tasks import SingleLocationRegression, check_sizes
+from sparse_attention_lab.theory.toy import ToyAttention
 
 
 def relevant_gradient_norm(T: int, d: int) -> float:

@@ -1,0 +1,52 @@
+"""The machine a chapter runs on: the device, its name, the profile it implies, a banner.
+
+The only module that asks torch about the hardware; :mod:`sparse_attention_lab.profiles`
+holds the sizes and stays free of torch.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import torch
+
+from sparse_attention_lab.profiles import ENV_VAR, PROFILES, Profile, profile_named
+
+
+def current_profile(name: str | None = None) -> Profile:
+    """The profile named ``name``, else ``$SAL_PROFILE``, else ``gpu`` with CUDA and ``laptop`` without."""
+    source = "argument"
+    if name is None:
+        name, source = os.environ.get(ENV_VAR), f"environment variable {ENV_VAR}"
+    if name is None or name == "":
+        return PROFILES["gpu" if torch.cuda.is_available() else "laptop"]
+    return profile_named(name, source)
+
+
+def device(prefer: str | None = None) -> torch.device:
+    """CUDA when present, else CPU; ``prefer`` forces a device (``"cpu"``, ``"cuda"``)."""
+    if prefer is not None:
+        if not isinstance(prefer, str) or not prefer.startswith(("cpu", "cuda")):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {prefer!r}.")
+        if prefer.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {prefer!r} was asked for but CUDA is not available.")
+        return torch.device(prefer)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name(dev: torch.device | str | None = None) -> str:
+    """A human name for a device, e.g. ``cuda (NVIDIA H200)`` or ``cpu``."""
+    dev = device() if dev is None else torch.device(dev)
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    return "cpu"
+
+
+def banner(profile: Profile) -> str:
+    """One line for the top of a chapter: profile, device and hardware."""
+    return (
+        f"Profile '{profile.name}' ({profile.description}); device: {device_name()}; "
+        f"host: {platform.machine()} with {os.cpu_count()} CPU cores; "
+        f"torch {torch.__version__}."
+    )

@@ -1,0 +1,1 @@
+"""Grids of runs: the sweep loop with provenance and resume, JSON-lines results files, executors."""

@@ -1,0 +1,1 @@
+"""Training loops: Transformers (several seeds at once), SGD on the toy model, attention probes."""
