@@ -159,3 +159,41 @@ def _positive_log(name: str, values: ArrayLike) -> np.ndarray:
     if not np.all(np.isfinite(array)) or np.any(array <= 0):
         raise ValueError(f"{name} must be positive and finite (drop runs that never escaped), got {array}.")
     return np.log(array)
+
+
+def bootstrap_stderr(
+    y: ArrayLike,
+    groups: ArrayLike,
+    n_boot: int = 200,
+    seed: int = 0,
+    fixed: Mapping[str, float] | None = None,
+    tied: Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
+    **features: ArrayLike,
+) -> dict[str, float]:
+    """Bootstrap standard error of each exponent of :func:`fit_power_law`, resampling whole groups.
+
+    ``groups`` labels each point (e.g. the seed of its run): a resample draws as many groups as
+    there are, with replacement, and keeps all points of each, so that runs sharing a seed stay
+    together. Resamples whose fit is undetermined (too few distinct settings) are skipped; the
+    result is ``nan`` for every exponent when fewer than 10 resamples could be fitted.
+    """
+    labels = np.asarray(groups).reshape(-1)
+    y = np.asarray(y, dtype=float).reshape(-1)
+    if labels.shape != y.shape:
+        raise ValueError(f"groups must have the length of y ({y.size}), got {labels.size}.")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 10:
+        raise ValueError(f"n_boot must be an integer of at least 10, got {n_boot!r}.")
+    columns = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in features.items()}
+    unique = np.unique(labels)
+    members = [np.flatnonzero(labels == g) for g in unique]
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = {k: [] for k in features}
+    for _ in range(n_boot):
+        index = np.concatenate([members[i] for i in rng.integers(len(unique), size=len(unique))])
+        try:
+            fit = fit_power_law(y[index], fixed=fixed, tied=tied, **{k: v[index] for k, v in columns.items()})
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        for k in features:
+            samples[k].append(fit.exponents[k])
+    return {k: float(np.std(v, ddof=1)) if len(v) >= 10 else math.nan for k, v in samples.items()}

@@ -108,3 +108,19 @@ def test_fit_power_law_rejects_bad_input():
         fit_power_law(y, T=T, fixed={"L": 1.0})
     with pytest.raises(ValueError, match="d must have the length"):
         fit_power_law(y, T=T, d=d[:3])
+
+
+def test_bootstrap_stderr_resamples_whole_seeds():
+    from sparse_attention_lab.fitting import bootstrap_stderr
+
+    rng = np.random.default_rng(1)
+    T = np.repeat([16, 32, 64, 128], 6)
+    d = np.tile(np.repeat([4, 8, 16], 2), 4)
+    seeds = np.tile([0, 1, 2], 8)
+    y = 2 * T**0.8 * d**1.3 * np.exp(0.1 * rng.standard_normal(T.size))
+    se = bootstrap_stderr(y, seeds, n_boot=50, T=T, d=d)
+    assert set(se) == {"T", "d"} and all(0 < v < 0.2 for v in se.values())
+    noiseless = bootstrap_stderr(2 * T**0.8 * d**1.3, seeds, n_boot=50, T=T, d=d)
+    assert all(v < 1e-9 for v in noiseless.values())
+    with pytest.raises(ValueError, match="groups"):
+        bootstrap_stderr(y, seeds[:-1], T=T, d=d)

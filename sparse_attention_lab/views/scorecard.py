@@ -1,0 +1,150 @@
+"""Scorecards: each reproduced number beside the paper's, with a verdict computed from the numbers.
+
+Every chapter ends with one; the summary page gathers them all. Three kinds of row:
+
+- :meth:`Scorecard.exponent`: a fitted exponent with its standard error against the paper's.
+  The verdict is "agrees" when the paper's value lies within two standard errors; otherwise
+  "same sign" or "opposite sign" when the sign is resolved (``|estimate| > 2 SE``), else
+  "unresolved".
+- :meth:`Scorecard.value`: a number against the paper's, "agrees" within a relative tolerance.
+- :meth:`Scorecard.check`: a qualitative statement that holds or does not.
+
+Rows are saved to ``book/data/scorecard_<chapter>.json`` for the summary page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sparse_attention_lab.fitting import PowerLawFit
+
+DATA = Path(__file__).resolve().parents[2] / "book" / "data"
+RESOLVED_AT = 2.0  # standard errors needed to call a sign or a difference
+VERDICTS = ("agrees", "same sign", "opposite sign", "unresolved", "differs", "holds", "does not hold")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a scorecard (JSON-able)."""
+
+    what: str
+    paper: str
+    ours: str
+    scale: str
+    verdict: str
+    section: str = ""
+    chapter: str = ""
+
+
+def exponent_verdict(estimate: float, stderr: float, paper: float) -> str:
+    """The verdict on a fitted exponent ``estimate +- stderr`` against the paper's ``paper``."""
+    if not (math.isfinite(estimate) and math.isfinite(stderr) and stderr >= 0):
+        return "unresolved"
+    if abs(estimate - paper) <= RESOLVED_AT * stderr:
+        return "agrees"
+    if abs(estimate) <= RESOLVED_AT * stderr:
+        return "unresolved"
+    return "same sign" if math.copysign(1, estimate) == math.copysign(1, paper) else "opposite sign"
+
+
+def value_verdict(ours: float, paper: float, rel_tol: float) -> str:
+    """"agrees" when ``|ours - paper| <= rel_tol |paper|``, else "differs"."""
+    return "agrees" if math.isfinite(ours) and abs(ours - paper) <= rel_tol * abs(paper) else "differs"
+
+
+def _number(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
+
+
+class Scorecard:
+    """The scorecard of one chapter (``chapter``: the notebook's name without ``.ipynb``)."""
+
+    def __init__(self, chapter: str) -> None:
+        if not isinstance(chapter, str) or not chapter:
+            raise ValueError(f"chapter must be a non-empty notebook name, got {chapter!r}.")
+        self.chapter = chapter
+        self.rows: list[Row] = []
+
+    def _add(self, **row: str) -> Row:
+        self.rows.append(Row(chapter=self.chapter, **row))
+        return self.rows[-1]
+
+    def exponent(
+        self,
+        what: str,
+        paper: float,
+        fit: PowerLawFit,
+        feature: str,
+        scale: str,
+        section: str = "",
+        bootstrap: float | None = None,
+    ) -> Row:
+        """A fitted exponent of ``fit`` against the paper's; the error is the larger of the fit's
+        standard error and ``bootstrap`` (e.g. from :func:`~sparse_attention_lab.fitting.bootstrap_stderr`)."""
+        if feature not in fit.exponents:
+            raise ValueError(f"feature must be one of {sorted(fit.exponents)}, got {feature!r}.")
+        estimate = fit.exponents[feature]
+        stderr = max(fit.stderr.get(feature, math.nan), bootstrap if bootstrap is not None else 0.0)
+        ours = f"{estimate:.2f} ± {stderr:.2f} (R² {fit.r2:.2f}, n = {fit.n})"
+        return self._add(what=what, paper=f"{paper:.2f}", ours=ours, scale=scale,
+                         verdict=exponent_verdict(estimate, stderr, paper), section=section)
+
+    def value(self, what: str, paper: float, ours: float, rel_tol: float, scale: str, section: str = "") -> Row:
+        """A number against the paper's, "agrees" within ``rel_tol`` (relative)."""
+        if not (isinstance(rel_tol, (int, float)) and rel_tol >= 0):
+            raise ValueError(f"rel_tol must be a non-negative number, got {rel_tol!r}.")
+        return self._add(what=what, paper=_number(paper), ours=_number(ours), scale=scale,
+                         verdict=value_verdict(ours, paper, rel_tol), section=section)
+
+    def check(self, what: str, paper: str, ours: str, holds: bool, scale: str, section: str = "") -> Row:
+        """A qualitative statement of the paper's, and whether it holds in our runs."""
+        if not isinstance(holds, bool):
+            raise ValueError(f"holds must be a bool, got {holds!r}.")
+        return self._add(what=what, paper=paper, ours=ours, scale=scale,
+                         verdict="holds" if holds else "does not hold", section=section)
+
+    def to_html(self) -> str:
+        """The rows as an HTML table (what, paper, ours, scale, verdict)."""
+        return rows_html(self.rows, link=False)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def show(self) -> None:
+        """Display the table in the notebook (rendered, not printed)."""
+        from IPython.display import HTML, display
+
+        display(HTML(self.to_html()))
+
+    def save(self, folder: Path | str = DATA) -> Path:
+        """Write the rows to ``<folder>/scorecard_<chapter>.json``; return the path."""
+        path = Path(folder) / f"scorecard_{self.chapter}.json"
+        path.write_text(json.dumps([asdict(r) for r in self.rows], indent=1, ensure_ascii=False) + "\n")
+        return path
+
+
+def load_rows(folder: Path | str = DATA) -> list[Row]:
+    """Every row of every ``scorecard_*.json`` in ``folder``, chapter by chapter."""
+    rows = []
+    for path in sorted(Path(folder).glob("scorecard_*.json")):
+        rows += [Row(**row) for row in json.loads(path.read_text())]
+    return rows
+
+
+def rows_html(rows: list[Row], link: bool) -> str:
+    """An HTML table of ``rows``; with ``link`` the first column links to each row's chapter section."""
+    head = "".join(f"<th>{h}</th>" for h in ("what", "paper", "ours", "scale", "verdict"))
+    body = []
+    for row in rows:
+        what = html.escape(row.what)
+        if link and row.chapter:
+            anchor = f"#{row.section}" if row.section else ""
+            what = f'<a href="{row.chapter}.html{anchor}">{what}</a>'
+        cells = [what] + [html.escape(v) for v in (row.paper, row.ours, row.scale)]
+        cells.append(f'<span class="verdict verdict-{row.verdict.replace(" ", "-")}">{row.verdict}</span>')
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f'<table class="scorecard"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
