@@ -1,4 +1,10 @@
-"""Where a curve crosses a level: the one rule behind every plateau, escape and emergence step."""
+"""Where a curve crosses a level: the one rule behind every plateau, escape and emergence step.
+
+Every measure of the book is :func:`first_crossing` on some curve: the plateau length of a loss
+(App. D.1: the first time it falls to a fraction of its initial value), the emergence step of an
+accuracy, the step at which attention reaches a level. One sentinel for "never": ``math.inf``
+(test with ``math.isfinite``). Run records, being strict JSON, store ``null`` there instead.
+"""
 
 from __future__ import annotations
 
@@ -65,8 +71,8 @@ def plateau_time(
 
 def escape_step(
     record: dict, fraction: float | None = None, accuracy: float | None = None, curve: str = "test"
-) -> float | None:
-    """Interpolated step at which a record's curve escapes the plateau, or ``None``.
+) -> float:
+    """Interpolated step at which a record's curve escapes the plateau; ``math.inf`` if never.
 
     ``fraction``: first step with loss <= ``fraction`` x the initial loss.
     ``accuracy``: first step with accuracy >= ``accuracy``. Give exactly one.
@@ -77,26 +83,26 @@ def escape_step(
         raise ValueError(f"curve must be 'test' or 'train', got {curve!r}.")
     if (fraction is None) == (accuracy is None):
         raise ValueError("give exactly one of fraction and accuracy.")
+    if fraction is not None and not 0 < fraction < 1:
+        raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}.")
     steps = record["steps"]
     if not steps:
-        return None
-    if fraction is not None:
-        if not 0 < fraction < 1:
-            raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}.")
-        losses = record[f"{curve}_loss"]
-        crossing = first_crossing(steps, losses, fraction * losses[0])
-    else:
-        crossing = first_crossing(steps, record[f"{curve}_acc"], accuracy, direction="above")
-    return float(crossing) if math.isfinite(crossing) else None
+        return math.inf
+    if fraction is None:
+        return first_crossing(steps, record[f"{curve}_acc"], accuracy, direction="above")
+    losses = record[f"{curve}_loss"]
+    if not math.isfinite(losses[0]):  # diverged from the start: there is no plateau to leave
+        return math.inf
+    return first_crossing(steps, losses, fraction * losses[0])
 
 
 
 ATTENTION_LEVEL = 0.5
 
 
-def attention_step(record: dict, level: float = ATTENTION_LEVEL) -> float | None:
+def attention_step(record: dict, level: float = ATTENTION_LEVEL) -> float:
     """Interpolated step at which some head's readout attention on the relevant token first
-    reaches ``level``, on test sequences without repetition; ``None`` if never or not probed.
+    reaches ``level``, on test sequences without repetition; ``math.inf`` if never.
 
     The emergence of sparse attention itself, which the paper's loss threshold (App. D.1)
     measures only indirectly: after it the model still has to learn the ``d x d`` map.
@@ -105,8 +111,7 @@ def attention_step(record: dict, level: float = ATTENTION_LEVEL) -> float | None
         raise ValueError(f"level must lie in (0, 1), got {level!r}.")
     attention = record.get("probes", {}).get("readout_attention")
     if not attention:
-        return None
+        raise ValueError("record has no readout_attention probe (train with probe_attention=True).")
     strongest = [max(max(heads) for heads in layers) for layers in attention]
-    crossing = first_crossing(record["steps"], strongest, level, direction="above")
-    return float(crossing) if math.isfinite(crossing) else None
+    return first_crossing(record["steps"], strongest, level, direction="above")
 

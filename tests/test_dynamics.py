@@ -188,3 +188,13 @@ def test_scalar_and_vectorized_flows_agree(B, p, scores):
     y = np.array([0.3, 2.1, 1.7])
     assert derivative(0.0, y) == pytest.approx(flow.derivative(y.reshape(3, 1)).ravel(), rel=1e-12)
     assert test_loss(y) == pytest.approx(flow.losses(y.reshape(3, 1))[1][0], rel=1e-12)
+
+
+def test_escape_time_with_repetition_is_the_linearization():
+    assert dy.escape_time(512, 64, 2) == pytest.approx(math.asinh(0.8 * 8 * 256) / (2 / (8 * 256)))
+    # p interpolates the rate between the d-dimensional and the 1-dimensional problem.
+    rate = math.sqrt(0.5**2 * 64 + 0.5**2) / (8 * 512)
+    assert dy.escape_time(512, 64, p=0.5, eps=0.6) == pytest.approx(math.asinh(0.6 / rate) / (2 * rate))
+    assert dy.escape_time(512, 64, B=4, scores="free") == pytest.approx(dy.escape_time(512, 64, B=2))
+    with pytest.raises(ValueError, match="eps"):
+        dy.escape_time(512, 64, eps=1.0)

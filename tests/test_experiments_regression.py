@@ -1,12 +1,13 @@
 """Regression experiments: configs build the right objects, sweeps cover their grids, runs record."""
 
 import json
+import math
 
 import pytest
 import torch
 
 from sparse_attention_lab.experiments import regression
-from sparse_attention_lab.measure import escape_step
+from sparse_attention_lab.measure import attention_step, escape_step
 from sparse_attention_lab.profiles import PROFILES
 
 TINY = {"T": 8, "d": 4, "n_layers": 1, "n_heads": 2, "d_model": 16, "d_qk": 8, "mlp_factor": 2,
@@ -48,7 +49,7 @@ def test_plateau_rows_merge_defaults_and_measure():
     (row,) = regression.plateau_rows([record], fraction=0.2)
     assert row["T"] == 16 and row["B"] == 1 and row["seed"] == 3
     assert row["plateau"] == pytest.approx(escape_step(record, fraction=0.2))
-    assert row["attention_step"] is None  # no attention probe in this record
+    assert "attention_step" not in row  # no attention probe in this record
 
 
 def test_paper_plateau_measures_each_kind_of_repetition_as_app_d1():
@@ -59,7 +60,7 @@ def test_paper_plateau_measures_each_kind_of_repetition_as_app_d1():
     records = [{"config": {"B": B, "p": p}, "seed": 0, "diverged": False, **curves}
                for B, p in ((1, 0.0), (2, 0.0), (1, 0.5))]
     plain, in_context, cross = (row["plateau"] for row in regression.paper_plateau_rows(records))
-    assert plain is None  # the test loss never falls below 0.2 x 0.5
+    assert plain == math.inf  # the test loss never falls below 0.2 x 0.5
     assert in_context == pytest.approx(escape_step(curves, fraction=0.2, curve="train"))
     assert cross == pytest.approx(escape_step(curves, fraction=0.4, curve="test"))
 
@@ -68,10 +69,12 @@ def test_attention_step_is_the_strongest_head_crossing_the_level():
     # Evaluations x layers x heads: head (1, 0) reaches 0.5 halfway between steps 10 and 20.
     attention = [[[0.1, 0.1], [0.1, 0.1]], [[0.2, 0.1], [0.4, 0.1]], [[0.3, 0.1], [0.6, 0.2]]]
     record = {"steps": [0, 10, 20], "probes": {"readout_attention": attention}}
-    assert regression.attention_step(record, level=0.5) == pytest.approx(15.0)
-    assert regression.attention_step(record, level=0.9) is None
+    assert attention_step(record, level=0.5) == pytest.approx(15.0)
+    assert attention_step(record, level=0.9) == math.inf
+    with pytest.raises(ValueError, match="readout_attention"):
+        attention_step({"steps": [0], "probes": {}})
     with pytest.raises(ValueError, match="level"):
-        regression.attention_step(record, level=1.5)
+        attention_step(record, level=1.5)
 
 
 def test_config_can_ask_for_the_attention_probe():

@@ -15,9 +15,10 @@ from sparse_attention_lab.experiments.schedules import (
     schedule_to_config,
 )
 from sparse_attention_lab.measure import plateau_time
+from sparse_attention_lab.theory import reduced
 from sparse_attention_lab.theory.reduced import (
-    reduced_gradient_p,
-    reduced_loss_p,
+    repetition_gradient,
+    repetition_loss,
     scheduled_reduced_flow,
 )
 
@@ -121,12 +122,12 @@ def test_config_round_trip():
 @pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
 def test_reduced_gradient_matches_finite_differences(p):
     state = np.array([0.7, 2.1, 1.3])
-    grad = reduced_gradient_p(state, T=32, d=8, p=p)
+    grad = repetition_gradient(*state, T=32, d=8, p=p)
     eps = 1e-6
     for i in range(3):
         step = np.zeros(3)
         step[i] = eps
-        numeric = (reduced_loss_p(*(state + step), 32, 8, p) - reduced_loss_p(*(state - step), 32, 8, p)) / (2 * eps)
+        numeric = (repetition_loss(*(state + step), 32, 8, p) - repetition_loss(*(state - step), 32, 8, p)) / (2 * eps)
         assert grad[i] == pytest.approx(numeric, rel=1e-6, abs=1e-10)
 
 
@@ -135,8 +136,8 @@ def test_reduced_loss_reduces_to_the_two_variable_loss_without_repetition():
     alpha = 1 / ((T - 1) * math.exp(-delta_a) + 1)
     two_variable = 0.5 * ((1 - alpha) ** 2 * w_total**2 / (d * (T - 1)) + (alpha * w_total - math.sqrt(d)) ** 2 / d)
     w1, w = w_total / math.sqrt(d), w_total * math.sqrt((d - 1) / d)
-    assert reduced_loss_p(w1, w, delta_a, T, d, 0.0) == pytest.approx(two_variable, rel=1e-12)
-    assert reduced_loss_p(0.0, 0.0, 0.0, T, d, 0.7) == pytest.approx(0.5)
+    assert repetition_loss(w1, w, delta_a, T, d, 0.0) == pytest.approx(two_variable, rel=1e-12)
+    assert repetition_loss(0.0, 0.0, 0.0, T, d, 0.7) == pytest.approx(0.5)
 
 
 def escape(flow, level=0.1):
@@ -180,7 +181,6 @@ def test_recall_configs_and_a_short_scheduled_run():
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 0.9])
 def test_constant_schedule_flow_agrees_with_the_reduced_dynamics_module(p):
-    dynamics = pytest.importorskip("sparse_attention_lab.theory.reduced")
-    reference = dynamics.plateau_length(64, 16, p=p)
+    reference = reduced.plateau_length(64, 16, p=p)
     flow = scheduled_reduced_flow(64, 16, ConstantSchedule(p), t_max=3 * reference, n_evals=400)
     assert plateau_time(flow.times, flow.test_loss, fraction=0.2) == pytest.approx(reference, rel=0.01)

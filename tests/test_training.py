@@ -40,13 +40,13 @@ def test_escape_is_interpolated_between_evaluations():
     # 0.2 x 0.5 = 0.1 is crossed halfway between steps 200 and 300
     assert escape_step(record, fraction=0.2) == pytest.approx(250.0)
     assert escape_step(record, fraction=0.8) == pytest.approx(100 + 100 * 0.05 / 0.30)
-    assert escape_step({"steps": [0, 1], "test_loss": [0.5, 0.4]}, fraction=0.2) is None
+    assert escape_step({"steps": [0, 1], "test_loss": [0.5, 0.4]}, fraction=0.2) == math.inf
     accuracy = {"steps": [0, 10, 20], "test_acc": [0.0, 0.02, 0.10]}
     assert escape_step(accuracy, accuracy=0.06) == pytest.approx(15.0)
     with pytest.raises(ValueError, match="exactly one"):
         escape_step(record)
     both = {"steps": [0, 10], "test_loss": [0.5, 0.3], "train_loss": [0.5, 0.05]}
-    assert escape_step(both, fraction=0.2) is None
+    assert escape_step(both, fraction=0.2) == math.inf
     assert escape_step(both, fraction=0.2, curve="train") == pytest.approx(10 * 0.4 / 0.45)
     with pytest.raises(ValueError, match="curve"):
         escape_step(both, fraction=0.2, curve="validation")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
-from sparse_attention_lab.theory.reduced import escape_time, plateau_length
+from sparse_attention_lab.theory.reduced import plateau_length
 from sparse_attention_lab.views.live_explorer import LiveExplorer
 from sparse_attention_lab.views.repetition import (
-    predicted_escape,
     repetition_explorer,
     repetition_frame,
 )
@@ -58,15 +55,6 @@ def test_bad_arguments_raise():
         LiveExplorer({"T": [10]}, drop_at, [], x_label="time")
     with pytest.raises(ValueError, match="params"):
         LiveExplorer({"T": []}, drop_at, PANELS, x_label="time")
-
-
-def test_predicted_escape_is_the_linearization():
-    assert predicted_escape(512, 64, 2) == pytest.approx(escape_time(512, 64, 2, eps=0.8))
-    # p interpolates the rate between the d-dimensional and the 1-dimensional problem.
-    rate = math.sqrt(0.5**2 * 64 + 0.5**2) / (8 * 512)
-    assert predicted_escape(512, 64, p=0.5, threshold=0.4) == pytest.approx(math.asinh(0.6 / rate) / (2 * rate))
-    with pytest.raises(ValueError, match="threshold"):
-        predicted_escape(512, 64, threshold=1.0)
 
 
 @pytest.mark.parametrize("B, p", [(1, 0.0), (4, 0.0), (1, 0.5)])

@@ -32,7 +32,8 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,7 +52,86 @@ History = Mapping[str, Sequence[float]]
 Schedule = Callable[[float, History], dict[str, float]]
 
 
-# --- The reduced losses as written in the paper --------------------------------------------
+# --- The reduced loss, written once (App. A.3, A.4) ----------------------------------------
+#
+# Every reduction of the book is one loss in three variables, the alignment w1 along the
+# repeated teacher direction, w along the others, and the score gap Delta_a:
+#
+#   L = 1/2 [ n (w1^2 + w^2) + s1 (A w1 - c1)^2 + s (A w - r)^2 ],
+#   A = B alpha,  n = (1 - A)^2 / (d (T - B)),  alpha = 1 / ((T - B) e^{-Delta_a} + B).
+#
+# Without cross-sample repetition (section 4): c1 = s1 = 0, r = sqrt(d), s = 1/d (w1 stays 0).
+# With repetition p (section 5): c1 = 1, r = sqrt(d - 1), s1 = p + (1 - p)/d, s = (1 - p)/d.
+# The test loss (no cross-sample repetition) takes s1 = s = 1/d with the same c1 and r.
+# dL/dDelta_a = A (1 - A) dL/dA; free scores slow Delta_a by kappa = T / (B (T - B)).
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """The constants of the reduced loss for one setting, or arrays of them for many."""
+
+    T: Any
+    d: Any
+    B: Any
+    c1: Any
+    r: Any
+    s1: Any
+    s: Any
+
+    def test(self) -> Coefficients:
+        """The same setting measured on data without cross-sample repetition."""
+        return replace(self, s1=self.c1 / self.d, s=1 / self.d)
+
+    def index(self, index: Any) -> Coefficients:
+        """The settings ``index`` of array coefficients."""
+        return Coefficients(*(np.asarray(getattr(self, k))[index] for k in _FIELDS))
+
+    def floats(self) -> Coefficients:
+        """Plain floats for ONE setting (5-10x faster than numpy scalars inside LSODA)."""
+        return Coefficients(*(float(np.asarray(getattr(self, k)).reshape(-1)[0]) for k in _FIELDS))
+
+    def column(self, ndim: int) -> Coefficients:
+        """Arrays of ``n`` settings reshaped to ``(n, 1, ...)`` to broadcast over ``ndim - 1`` more axes."""
+        shape = (-1,) + (1,) * (ndim - 1)
+        return Coefficients(*(np.asarray(getattr(self, k)).reshape(shape) for k in _FIELDS))
+
+
+_FIELDS = ("T", "d", "B", "c1", "r", "s1", "s")
+
+
+def coefficients(T: ArrayLike, d: ArrayLike, B: ArrayLike = 1, p: ArrayLike = 0.0) -> Coefficients:
+    """The reduced loss's constants for the training distribution of ``(T, d, B, p)``."""
+    T, d, B, p = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(T, d, B, p))
+    repeated = p > 0
+    return Coefficients(
+        T=T, d=d, B=B,
+        c1=np.where(repeated, 1.0, 0.0),
+        r=np.sqrt(np.where(repeated, d - 1, d)),
+        s1=np.where(repeated, p + (1 - p) / d, 0.0),
+        s=np.where(repeated, (1 - p) / d, 1 / d),
+    )
+
+
+def _attention_parts(delta_a, c: Coefficients, exp=np.exp):
+    """``(alpha, A, 1 - A)``, the last computed as ``(T - B) e^{-Delta} alpha`` (accurate as A -> 1)."""
+    e = (c.T - c.B) * exp(-delta_a)
+    alpha = 1 / (e + c.B)
+    return alpha, c.B * alpha, e * alpha
+
+
+def _loss(w1, w, A, one_minus_A, c: Coefficients):
+    noise = one_minus_A * one_minus_A * (w1 * w1 + w * w) / (c.d * (c.T - c.B))
+    return 0.5 * (noise + c.s1 * (A * w1 - c.c1) ** 2 + c.s * (A * w - c.r) ** 2)
+
+
+def _gradient(w1, w, A, one_minus_A, c: Coefficients):
+    """``(dL/dw1, dL/dw, dL/dDelta_a)`` of :func:`_loss` (arithmetic only: floats or arrays)."""
+    scale = c.d * (c.T - c.B)
+    noise = one_minus_A * one_minus_A / scale
+    g1 = noise * w1 + c.s1 * A * (A * w1 - c.c1)
+    g = noise * w + c.s * A * (A * w - c.r)
+    g_A = -one_minus_A * (w1 * w1 + w * w) / scale + c.s1 * w1 * (A * w1 - c.c1) + c.s * w * (A * w - c.r)
+    return g1, g, A * one_minus_A * g_A
 
 
 def attention(delta_a: ArrayLike, T: int, B: int = 1) -> np.ndarray:
@@ -61,20 +141,16 @@ def attention(delta_a: ArrayLike, T: int, B: int = 1) -> np.ndarray:
 
 def reduced_loss(w: ArrayLike, delta_a: ArrayLike, T: int, d: int, B: int = 1) -> np.ndarray:
     """Two-variable loss of App. A.3 (PAPER.md section 4); equals 1/2 at the origin."""
-    alpha = attention(delta_a, T, B)
-    w = np.asarray(w, dtype=float)
-    noise = (1 - B * alpha) ** 2 * w**2 / (d * (T - B))
-    return 0.5 * (noise + (B * alpha * w - math.sqrt(d)) ** 2 / d)
+    c = coefficients(T, d, B)
+    w, delta_a = np.asarray(w, dtype=float), np.asarray(delta_a, dtype=float)
+    return _loss(0.0, w, *_attention_parts(delta_a, c)[1:], c)
 
 
 def reduced_gradient(w: ArrayLike, delta_a: ArrayLike, T: int, d: int, B: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """``(dL/dw, dL/dDelta_a)`` of :func:`reduced_loss`, term by term as in PAPER.md section 4."""
-    alpha = attention(delta_a, T, B)
-    w = np.asarray(w, dtype=float)
-    grad_w = (1 - B * alpha) ** 2 * w / (d * (T - B)) + B * alpha * (B * alpha * w - math.sqrt(d)) / d
-    grad_a = alpha * (1 - B * alpha) * (
-        -B * (1 - B * alpha) * w**2 / (d * (T - B)) + B * w * (B * alpha * w - math.sqrt(d)) / d
-    )
+    """``(dL/dw, dL/dDelta_a)`` of :func:`reduced_loss`."""
+    c = coefficients(T, d, B)
+    w, delta_a = np.asarray(w, dtype=float), np.asarray(delta_a, dtype=float)
+    _, grad_w, grad_a = _gradient(0.0, w, *_attention_parts(delta_a, c)[1:], c)
     return grad_w, grad_a
 
 
@@ -82,25 +158,18 @@ def repetition_loss(
     w1: ArrayLike, w: ArrayLike, delta_a: ArrayLike, T: int, d: int, p: float
 ) -> np.ndarray:
     """Three-variable loss of App. A.4 (PAPER.md section 5, ``B = 1``); ``p = 0`` gives the test loss."""
-    alpha = attention(delta_a, T)
-    w1, w = np.asarray(w1, dtype=float), np.asarray(w, dtype=float)
-    s1, s = p + (1 - p) / d, (1 - p) / d
-    noise = (1 - alpha) ** 2 * (w**2 + w1**2) / (d * (T - 1))
-    return 0.5 * (noise + s1 * (alpha * w1 - 1) ** 2 + s * (alpha * w - math.sqrt(d - 1)) ** 2)
+    c = coefficients(T, d, 1, p) if p > 0 else coefficients(T, d, 1, 1.0).test()
+    w1, w, delta_a = (np.asarray(v, dtype=float) for v in (w1, w, delta_a))
+    return _loss(w1, w, *_attention_parts(delta_a, c)[1:], c)
 
 
 def repetition_gradient(
     w1: ArrayLike, w: ArrayLike, delta_a: ArrayLike, T: int, d: int, p: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dL/dw1, dL/dw, dL/dDelta_a)`` of :func:`repetition_loss`."""
-    alpha = attention(delta_a, T)
-    w1, w = np.asarray(w1, dtype=float), np.asarray(w, dtype=float)
-    s1, s, r = p + (1 - p) / d, (1 - p) / d, math.sqrt(d - 1)
-    n = (1 - alpha) ** 2 / (d * (T - 1))
-    grad_w1 = n * w1 + s1 * alpha * (alpha * w1 - 1)
-    grad_w = n * w + s * alpha * (alpha * w - r)
-    grad_alpha = -(1 - alpha) * (w**2 + w1**2) / (d * (T - 1)) + s1 * w1 * (alpha * w1 - 1) + s * w * (alpha * w - r)
-    return grad_w1, grad_w, alpha * (1 - alpha) * grad_alpha
+    c = coefficients(T, d, 1, p) if p > 0 else coefficients(T, d, 1, 1.0).test()
+    w1, w, delta_a = (np.asarray(v, dtype=float) for v in (w1, w, delta_a))
+    return _gradient(w1, w, *_attention_parts(delta_a, c)[1:], c)
 
 
 # --- Early phase: linearization at the origin (App. A.3.2) -----------------------------------
@@ -114,6 +183,12 @@ def repetition_speedup(d: ArrayLike, p: ArrayLike) -> np.ndarray | float:
     return float(speedup) if speedup.ndim == 0 else speedup
 
 
+def _rates(T, d, B, p, scores: str) -> np.ndarray:
+    """:func:`linear_rate` for arrays of settings."""
+    rate = B * repetition_speedup(d, p) / (np.sqrt(d) * T)
+    return rate / np.sqrt(B) if scores == "free" else rate
+
+
 def linear_rate(T: int, d: int, B: int = 1, p: float = 0.0, scores: str = "shared") -> float:
     """Positive Hessian eigenvalue at the origin: ``B sqrt(p^2 d + (1 - p)^2) / (sqrt(d) T)``.
 
@@ -121,8 +196,7 @@ def linear_rate(T: int, d: int, B: int = 1, p: float = 0.0, scores: str = "share
     :func:`repetition_speedup` with it (section 5); free scores divide it by ``sqrt(B)``.
     """
     _check_scores(scores)
-    rate = B * repetition_speedup(d, p) / (math.sqrt(d) * T)
-    return rate / math.sqrt(B) if scores == "free" else rate
+    return float(_rates(T, d, B, p, scores))
 
 
 def linearized(t: ArrayLike, T: int, d: int, B: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,18 +208,19 @@ def linearized(t: ArrayLike, T: int, d: int, B: int = 1) -> tuple[np.ndarray, np
     return np.sinh(lam * t), np.cosh(lam * t) - 1, 0.5 * (1 - lam * np.sinh(2 * lam * t))
 
 
-def escape_time(T: int, d: int, B: int = 1, eps: float = 0.8) -> float:
-    """Linearized escape time ``arcsinh(eps / lambda) / (2 lambda)``, ``lambda = B / (sqrt(d) T)``.
+def escape_time(T: int, d: int, B: int = 1, p: float = 0.0, eps: float = 0.8, scores: str = "shared") -> float:
+    """Linearized escape time ``arcsinh(eps / lambda) / (2 lambda)``, ``lambda`` = :func:`linear_rate`.
 
-    Time for the linearized loss to lose a fraction ``eps`` of its initial value. This is the
-    appendix form of Eq. 6, ``~ (sqrt(d) T / 2B) ln(2 eps sqrt(d) T / B)``; the main text's
-    ``(sqrt(d) T / 2) ln(eps sqrt(d) T)`` drops the ``B`` and the 2 (PAPER.md section 9.1).
+    Time for the linearized loss to lose a fraction ``eps`` of its initial value (a plateau
+    threshold ``1 - eps``). For ``p = 0`` this is the appendix form of Eq. 6,
+    ``~ (sqrt(d) T / 2B) ln(2 eps sqrt(d) T / B)``; the main text's ``(sqrt(d) T / 2) ln(eps sqrt(d) T)``
+    is its ``B = 1`` case without the factor 2 in the logarithm (PAPER.md section 9.1).
     It predicts the scaling, and overestimates the true plateau (Fig. 7).
     """
-    _check_setting(T, d, B, 0.0)
+    _check_setting(T, d, B, p)
     if not 0 < eps < 1:
         raise ValueError(f"eps must lie in (0, 1), got {eps!r}.")
-    lam = linear_rate(T, d, B)
+    lam = linear_rate(T, d, B, p, scores)
     return math.asinh(eps / lam) / (2 * lam)
 
 
@@ -183,98 +258,55 @@ def hessian_eigenvalues(
 class _Flow:
     """Vectorized reduced flow for ``n`` settings in rescaled time ``tau = lambda t``.
 
-    One form covers both reductions: ``L = 1/2 [ n (w^2 + w1^2) + s1 (A w1 - c1)^2 +
-    s (A w - r)^2 ]`` with ``A = B alpha``, ``n = (1 - A)^2 / (d (T - B))``. Without repetition
-    ``c1 = s1 = 0``, ``r = sqrt(d)``, ``s = 1/d`` (section 4, ``w1`` stays 0); with it ``c1 = 1``,
-    ``r = sqrt(d - 1)``, ``s1 = p + (1-p)/d``, ``s = (1-p)/d`` (section 5). The test loss uses
-    ``s1 = s = 1/d``. Free scores multiply ``Delta_a'`` by ``kappa = T / (B (T - B))``.
+    ``train`` and ``test`` are the :class:`Coefficients` of the training and test losses;
+    free scores multiply ``Delta_a'`` by ``kappa = T / (B (T - B))``.
     """
 
     def __init__(self, T, d, B, p, scores: str) -> None:
         T, d, B, p = (np.asarray(v, dtype=float).reshape(-1) for v in np.broadcast_arrays(T, d, B, p))
-        repeated = p > 0
-        self.T, self.d, self.B = T, d, B
-        self.c1 = np.where(repeated, 1.0, 0.0)
-        self.r = np.sqrt(np.where(repeated, d - 1, d))
-        self.s1 = np.where(repeated, p + (1 - p) / d, 0.0)
-        self.s = np.where(repeated, (1 - p) / d, 1 / d)
-        self.s1_test = np.where(repeated, 1 / d, 0.0)
+        self.train = coefficients(T, d, B, p)
+        self.test = self.train.test()
         self.kappa = T / (B * (T - B)) if scores == "free" else np.ones_like(T)
-        self.rate = B * np.sqrt(p**2 * d + (1 - p) ** 2) / (np.sqrt(d) * T)
-        if scores == "free":
-            self.rate = self.rate / np.sqrt(B)
+        self.rate = _rates(T, d, B, p, scores)
         self.n = T.size
 
     def subset(self, index: np.ndarray) -> _Flow:
         other = object.__new__(_Flow)
-        for key, value in vars(self).items():
-            setattr(other, key, value[index] if isinstance(value, np.ndarray) else value)
-        other.n = int(np.size(index))
+        other.train, other.test = self.train.index(index), self.test.index(index)
+        other.kappa, other.rate, other.n = self.kappa[index], self.rate[index], int(np.size(index))
         return other
-
-    def _attention(self, delta_a):
-        # 1 - A computed as (T - B) e^{-Delta} alpha, accurate when A -> 1.
-        e = (self.T - self.B) * np.exp(-delta_a)
-        alpha = 1 / (e + self.B)
-        return alpha, self.B * alpha, e * alpha
 
     def derivative(self, y: np.ndarray) -> np.ndarray:
         """``d(w1, w, Delta_a)/d tau`` for states ``y`` of shape ``(3, n)``."""
         w1, w, delta_a = y
-        _, A, one_minus_A = self._attention(delta_a)
-        scale = self.d * (self.T - self.B)
-        noise = one_minus_A**2 / scale
-        g1 = noise * w1 + self.s1 * A * (A * w1 - self.c1)
-        g = noise * w + self.s * A * (A * w - self.r)
-        g_A = -one_minus_A * (w**2 + w1**2) / scale + self.s1 * w1 * (A * w1 - self.c1) + self.s * w * (A * w - self.r)
-        return -np.stack([g1, g, self.kappa * A * one_minus_A * g_A]) / self.rate
+        g1, g, g_delta = _gradient(w1, w, *_attention_parts(delta_a, self.train)[1:], self.train)
+        return -np.stack([g1, g, self.kappa * g_delta]) / self.rate
 
     def scalar_functions(self):
-        """Plain-float ``(derivative(tau, y), test_loss(y))`` for ONE setting: the same equations
-        as :meth:`derivative` and :meth:`losses`, without numpy overhead (5-10x faster in LSODA)."""
-        T, d, B, c1, r, s1, s, s1_test, kappa, rate = (
-            float(getattr(self, k)[0]) for k in ("T", "d", "B", "c1", "r", "s1", "s", "s1_test", "kappa", "rate")
-        )
-        scale = d * (T - B)
-
-        def attention(delta_a: float) -> tuple[float, float]:
-            e = (T - B) * math.exp(-delta_a)
-            alpha = 1 / (e + B)
-            return B * alpha, e * alpha
+        """Plain-float ``(derivative(tau, y), test_loss(y))`` for ONE setting: :meth:`derivative`
+        and :meth:`losses` on float coefficients, without numpy overhead (faster in LSODA)."""
+        train, test = self.train.floats(), self.test.floats()
+        kappa, rate = float(self.kappa[0]), float(self.rate[0])
 
         def derivative(tau: float, y: np.ndarray) -> list[float]:
             w1, w, delta_a = y
-            A, one_minus_A = attention(delta_a)
-            noise = one_minus_A * one_minus_A / scale
-            g1 = noise * w1 + s1 * A * (A * w1 - c1)
-            g = noise * w + s * A * (A * w - r)
-            g_A = -one_minus_A * (w * w + w1 * w1) / scale + s1 * w1 * (A * w1 - c1) + s * w * (A * w - r)
-            return [-g1 / rate, -g / rate, -kappa * A * one_minus_A * g_A / rate]
+            g1, g, g_delta = _gradient(w1, w, *_attention_parts(delta_a, train, math.exp)[1:], train)
+            return [-g1 / rate, -g / rate, -kappa * g_delta / rate]
 
         def test_loss(y: np.ndarray) -> float:
-            w1, w, delta_a = y
-            A, one_minus_A = attention(delta_a)
-            noise = one_minus_A * one_minus_A * (w * w + w1 * w1) / scale
-            return 0.5 * (noise + s1_test * (A * w1 - c1) ** 2 + (A * w - r) ** 2 / d)
+            return _loss(y[0], y[1], *_attention_parts(y[2], test, math.exp)[1:], test)
 
         return derivative, test_loss
 
     def losses(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Training loss, test loss (no cross-sample repetition) and ``alpha`` for ``y`` of shape ``(3, n, ...)``."""
         w1, w, delta_a = y
-        shape = (-1,) + (1,) * (np.ndim(w) - 1)
-        c = {k: getattr(self, k).reshape(shape) for k in ("T", "d", "B", "c1", "r", "s1", "s", "s1_test")}
-        e = (c["T"] - c["B"]) * np.exp(-delta_a)
-        alpha = 1 / (e + c["B"])
-        A, one_minus_A = c["B"] * alpha, e * alpha
-        noise = one_minus_A**2 * (w**2 + w1**2) / (c["d"] * (c["T"] - c["B"]))
-        train = 0.5 * (noise + c["s1"] * (A * w1 - c["c1"]) ** 2 + c["s"] * (A * w - c["r"]) ** 2)
-        test = 0.5 * (noise + c["s1_test"] * (A * w1 - c["c1"]) ** 2 + (A * w - c["r"]) ** 2 / c["d"])
-        return train, test, alpha
+        train, test = self.train.column(np.ndim(w)), self.test.column(np.ndim(w))
+        alpha, A, one_minus_A = _attention_parts(delta_a, train)
+        return _loss(w1, w, A, one_minus_A, train), _loss(w1, w, A, one_minus_A, test), alpha
 
 
-# Dormand-Prince 5(4) tableau (nodes, stages, 5th-order weights, error weights).
-_DP_C = np.array([0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1, 1])
+# Dormand-Prince 5(4) tableau (stages, 5th-order weights, error weights).
 _DP_A = [
     [],
     [1 / 5],
@@ -447,7 +479,7 @@ def reduced_dynamics(
     flow = _Flow(T, d, B, p, scores)
     rate = float(flow.rate[0])
     if t_max is None:
-        t_max = 1.5 * math.asinh(0.8 / rate) / (2 * rate)
+        t_max = 1.5 * escape_time(T, d, B, p, scores=scores)
     if not (t_max > 0 and math.isfinite(t_max)):
         raise ValueError(f"t_max must be positive and finite, got {t_max!r}.")
     level = threshold * float(flow.losses(np.zeros((3, 1)))[1][0])
@@ -551,32 +583,6 @@ def _check_scores(scores: str) -> None:
         raise ValueError(f"scores must be one of {SCORES}, got {scores!r}.")
 
 
-def reduced_loss_p(w1, w, delta_a, T: int, d: int, p: float):
-    """Loss of the 3-variable reduction ``(w1, w, Delta_a)`` under repetition ``p``.
-
-    ``L = 1/2 [(1 - alpha)^2 (w^2 + w1^2) / (d (T - 1)) + s1 (alpha w1 - 1)^2
-    + s (alpha w - sqrt(d - 1))^2]`` with ``s1 = p + (1 - p)/d``, ``s = (1 - p)/d``;
-    ``p = 0`` gives the no-repetition test loss. Works on floats and numpy arrays.
-    """
-    alpha = 1.0 / ((T - 1) * np.exp(-delta_a) + 1.0)
-    s1, s = p + (1 - p) / d, (1 - p) / d
-    noise = (1 - alpha) ** 2 * (w**2 + w1**2) / (d * (T - 1))
-    return 0.5 * (noise + s1 * (alpha * w1 - 1) ** 2 + s * (alpha * w - math.sqrt(d - 1)) ** 2)
-
-
-def reduced_gradient_p(state: np.ndarray, T: int, d: int, p: float) -> np.ndarray:
-    """``(dL/dw1, dL/dw, dL/dDelta_a)`` of :func:`reduced_loss_p` at ``state = (w1, w, Delta_a)``."""
-    w1, w, delta_a = state
-    alpha = 1.0 / ((T - 1) * np.exp(-delta_a) + 1.0)
-    s1, s = p + (1 - p) / d, (1 - p) / d
-    noise = (1 - alpha) ** 2 / (d * (T - 1))
-    err1, err = alpha * w1 - 1.0, alpha * w - math.sqrt(d - 1)
-    g_w1 = noise * w1 + s1 * alpha * err1
-    g_w = noise * w + s * alpha * err
-    g_alpha = -(1 - alpha) * (w**2 + w1**2) / (d * (T - 1)) + s1 * w1 * err1 + s * w * err
-    return np.array([g_w1, g_w, g_alpha * alpha * (1 - alpha)])
-
-
 @dataclass(frozen=True)
 class ScheduledFlow:
     """A trajectory of the 3-variable reduced flow under a repetition schedule.
@@ -636,7 +642,7 @@ def scheduled_reduced_flow(
     for k, t in enumerate(times):
         if k > 0:
             sol = solve_ivp(
-                lambda _t, y, p=p_now: -reduced_gradient_p(y, T, d, p),
+                lambda _t, y, p=p_now: -np.array(repetition_gradient(*y, T, d, p)),
                 (times[k - 1], t),
                 state,
                 rtol=rtol,
@@ -645,8 +651,8 @@ def scheduled_reduced_flow(
             state = sol.y[:, -1]
         w1, w, delta_a = state
         history["steps"].append(float(t))
-        history["test_loss"].append(float(reduced_loss_p(w1, w, delta_a, T, d, 0.0)))
-        history["train_loss"].append(float(reduced_loss_p(w1, w, delta_a, T, d, p_now)))
+        history["test_loss"].append(float(repetition_loss(w1, w, delta_a, T, d, 0.0)))
+        history["train_loss"].append(float(repetition_loss(w1, w, delta_a, T, d, p_now)))
         rows.append(state.copy())
         overrides = schedule(float(t), history)
         if set(overrides) - {"p"}:
@@ -664,7 +670,7 @@ def scheduled_reduced_flow(
         w1=states[:, 0],
         w=states[:, 1],
         delta_a=states[:, 2],
-        alpha=1.0 / ((T - 1) * np.exp(-states[:, 2]) + 1.0),
+        alpha=attention(states[:, 2], T),
         p=np.array(ps),
     )
 

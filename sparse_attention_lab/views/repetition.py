@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from sparse_attention_lab.theory.reduced import linear_rate, reduced_dynamics
+from sparse_attention_lab.theory.reduced import escape_time, reduced_dynamics
 from sparse_attention_lab.views.live_explorer import LiveExplorer
 from sparse_attention_lab.views.static_explorer import Frame, Panel
 
@@ -14,7 +14,7 @@ REPETITION_PANELS = (
     Panel("weights", ("repeated direction", "other directions"), "alignment per column (optimum 1)"),
     Panel("attention", ("alpha",), "attention alpha", log_y=True),
 )
-
+"""The panels of chapter 2's explorers: the curves of :func:`repetition_frame`."""
 
 REPETITION_GRID = {
     "T": [64, 128, 256, 512, 1024, 2048, 4096],
@@ -23,22 +23,11 @@ REPETITION_GRID = {
     "p": [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9],
     "threshold": [0.05, 0.1, 0.2, 0.4],
 }
-
+"""Values offered by the live explorer's sliders (the paper's Fig. 2 and 10 settings inside)."""
 
 EXPLORER_HORIZONS = (1.2, 20.0)
-
-
-def predicted_escape(T: int, d: int, B: int = 1, p: float = 0.0, threshold: float = 0.2) -> float:
-    """Linearized escape time ``arcsinh(eps / lambda) / (2 lambda)``, ``eps = 1 - threshold``.
-
-    ``lambda`` is the positive Hessian eigenvalue at the origin of the paper's reduction
-    (:func:`sparse_attention_lab.theory.reduced.linear_rate`: ``B sqrt(p^2 d + (1-p)^2) / (sqrt(d) T)``);
-    for ``p = 0`` this is :func:`sparse_attention_lab.theory.reduced.escape_time` (App. A.3.2).
-    """
-    if not 0 < threshold < 1:
-        raise ValueError(f"threshold must lie in (0, 1), got {threshold!r}.")
-    rate = linear_rate(T, d, B, p)
-    return math.asinh((1 - threshold) / rate) / (2 * rate)
+"""Curves of :func:`repetition_frame` end at these multiples of the predicted escape time, the
+first at which the measured plateau ends (the linearization overestimates it, except at large ``p``)."""
 
 
 def repetition_frame(setting: Mapping[str, float], n_points: int = 200) -> Frame:
@@ -49,11 +38,11 @@ def repetition_frame(setting: Mapping[str, float], n_points: int = 200) -> Frame
     plateau lasts beyond it): training and test loss, the per-column alignment
     of ``W`` with the teacher along the repeated direction (``w1``) and the others
     (``w / sqrt(d - 1)``; both ``w / sqrt(d)`` when ``p = 0``), and ``alpha``. Markers: the
-    linearized escape time (:func:`predicted_escape`) and the measured plateau.
+    linearized escape time (:func:`~sparse_attention_lab.theory.reduced.escape_time` at ``eps = 1 - threshold``) and the measured plateau.
     """
     T, d, B = int(setting["T"]), int(setting["d"]), int(setting["B"])
     p, threshold = float(setting["p"]), float(setting["threshold"])
-    predicted = predicted_escape(T, d, B, p, threshold)
+    predicted = escape_time(T, d, B, p, eps=1 - threshold)
     for horizon in EXPLORER_HORIZONS:
         flow = reduced_dynamics(T, d, B, p, t_max=horizon * predicted, n_points=n_points, threshold=threshold)
         if math.isfinite(flow.plateau):
