@@ -63,7 +63,8 @@ def _timed(task, model_config, training, seeds: list[int], steps: int, repeats: 
         train(task, model_config, training, seeds)
         times.append(time.perf_counter() - start)
     rate = steps / min(times)
-    flops = 3 * Transformer(model_config).flops_per_sequence(task.T) * training.batch_size * len(seeds)
+    length = task.seq_len if hasattr(task, "seq_len") else task.T  # recall: 2 n_pairs + 1 tokens
+    flops = 3 * Transformer(model_config).flops_per_sequence(length) * training.batch_size * len(seeds)
     return rate, rate * flops / 1e9
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
+from sparse_attention_lab.tasks import checks
+
 
 @dataclass(frozen=True)
 class PowerLawFit:
@@ -72,7 +74,34 @@ def _as_groups(tied: Mapping[str, float] | Sequence[Mapping[str, float]] | None)
     if tied is None:
         return []
     groups = [tied] if isinstance(tied, Mapping) else list(tied)
-    return [{k: float(w) for k, w in group.items()} for group in groups]
+    if not all(isinstance(group, Mapping) and group for group in groups):
+        raise ValueError(f"tied must be a non-empty {{feature: weight}} dict or a list of them, got {tied!r}.")
+    checked = [{k: checks.real(f"tied[{k!r}]", w) for k, w in group.items()} for group in groups]
+    for group in checked:
+        for k, w in group.items():
+            if w == 0:
+                raise ValueError(f"tied[{k!r}] must be a non-zero weight (fix the exponent at 0 instead), got 0.")
+    return checked
+
+
+def _check_determined(X: np.ndarray, labels: list[str]) -> None:
+    """``ValueError`` naming the features whose exponents the points cannot separate.
+
+    The design matrix ``X`` (intercept first) must have full column rank. When it does not, a
+    column belongs to the undetermined set if dropping it leaves the rank unchanged: a
+    feature constant over the points (a multiple of the intercept), or one that is a
+    combination of others (e.g. ``T == d`` at every point).
+    """
+    rank = int(np.linalg.matrix_rank(X))
+    if rank == X.shape[1]:
+        return
+    loose = [label for j, label in enumerate(labels)
+             if j and np.linalg.matrix_rank(np.delete(X, j, axis=1)) == rank]
+    raise ValueError(
+        f"{', '.join(loose)}: these points cannot determine {'this exponent' if len(loose) == 1 else 'these exponents'}"
+        f" (design matrix of rank {rank} < {X.shape[1]}: a feature constant over the points or a combination of"
+        " the others); fix or tie one of them, or fit points where they vary independently."
+    )
 
 
 def fit_power_law(
@@ -101,7 +130,9 @@ def fit_power_law(
         logs[name] = _positive_log(name, values)
         if logs[name].shape != log_y.shape:
             raise ValueError(f"{name} must have the length of y ({log_y.size}), got {logs[name].size}.")
-    fixed = {k: float(e) for k, e in (fixed or {}).items()}
+    if fixed is not None and not isinstance(fixed, Mapping):
+        raise ValueError(f"fixed must be a {{feature: exponent}} dict, got {fixed!r}.")
+    fixed = {k: checks.real(f"fixed[{k!r}]", e) for k, e in (fixed or {}).items()}
     groups = _as_groups(tied)
     in_groups = [k for group in groups for k in group]
     for name in list(fixed) + in_groups:
@@ -118,6 +149,7 @@ def fit_power_law(
     target = log_y - sum((e * logs[k] for k, e in fixed.items()), np.zeros_like(log_y))
     if X.shape[0] < X.shape[1]:
         raise ValueError(f"y: {X.shape[0]} points cannot fit {X.shape[1]} parameters.")
+    _check_determined(X, ["intercept", *free, *("tied(" + ", ".join(group) + ")" for group in groups)])
     coef, *_ = np.linalg.lstsq(X, target, rcond=None)
     residual = target - X @ coef
     ss_res = float(residual @ residual)

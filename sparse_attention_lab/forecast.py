@@ -145,3 +145,18 @@ def forecast_table(forecasts: Sequence[Forecast]) -> list[dict[str, object]]:
         )
     return rows
 
+
+
+def with_seed_measurements(forecast: Forecast, steps: Sequence[float], cap: float) -> tuple[Forecast, bool]:
+    """``forecast`` measured: the geometric mean over seeds of ``steps``, as the band assumes.
+
+    A seed that never crossed within its run (``math.inf``) counts as ``cap``, the run's step cap;
+    the measurement is then only a lower bound, and the second value is ``True``.
+    """
+    values = np.asarray(steps, dtype=float)
+    if values.size == 0 or np.any(values <= 0) or np.any(np.isnan(values)):
+        raise ValueError(f"steps must be positive (math.inf for a seed that never crossed), got {list(steps)}.")
+    if not (math.isfinite(cap) and cap > 0):
+        raise ValueError(f"cap must be a positive step count, got {cap!r}.")
+    censored = bool(np.any(np.isinf(values)))
+    return forecast.with_measurement(math.exp(np.mean(np.log(np.minimum(values, cap))))), censored

@@ -13,10 +13,17 @@ import torch
 
 from sparse_attention_lab.profiles import ENV_VAR, PROFILES, Profile, profile_named
 
+DEVICE_VAR = "SAL_DEVICE"
+"""Environment variable that forces the device (``cpu``, ``cuda``, ``cuda:N``)."""
+STEP_CAP_VAR = "SAL_MAX_STEPS"
+"""Environment variable that caps every training run's steps (smoke runs only)."""
+
 
 def current_profile(name: str | None = None) -> Profile:
     """The profile named ``name``, else ``$SAL_PROFILE``, else ``gpu`` with CUDA and ``laptop`` without."""
     source = "argument"
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"name must be a profile name ({', '.join(PROFILES)}) or None, got {name!r}.")
     if name is None:
         name, source = os.environ.get(ENV_VAR), f"environment variable {ENV_VAR}"
     if name is None or name == "":
@@ -25,7 +32,9 @@ def current_profile(name: str | None = None) -> Profile:
 
 
 def device(prefer: str | None = None) -> torch.device:
-    """CUDA when present, else CPU; ``prefer`` forces a device (``"cpu"``, ``"cuda"``)."""
+    """CUDA when present, else CPU; ``prefer`` (else ``$SAL_DEVICE``) forces a device (``"cpu"``, ``"cuda"``)."""
+    if prefer is None:
+        prefer = os.environ.get(DEVICE_VAR) or None
     if prefer is not None:
         if not isinstance(prefer, str) or not prefer.startswith(("cpu", "cuda")):
             raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {prefer!r}.")
@@ -33,6 +42,18 @@ def device(prefer: str | None = None) -> torch.device:
             raise ValueError(f"device {prefer!r} was asked for but CUDA is not available.")
         return torch.device(prefer)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def capped_steps(steps: int) -> int:
+    """``steps``, or ``$SAL_MAX_STEPS`` when that is smaller: a cap for smoke runs of whole
+    chapters (e.g. ``SAL_DEVICE=cpu SAL_MAX_STEPS=300`` to try the ``gpu`` profile on a CPU).
+    Runs trained under a cap record it in their training config; their numbers are not results."""
+    cap = os.environ.get(STEP_CAP_VAR)
+    if not cap:
+        return steps
+    if not cap.isdigit() or int(cap) < 1:
+        raise ValueError(f"{STEP_CAP_VAR} must be a positive integer, got {cap!r}.")
+    return min(steps, int(cap))
 
 
 def device_name(dev: torch.device | str | None = None) -> str:

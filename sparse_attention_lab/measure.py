@@ -13,6 +13,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from sparse_attention_lab.tasks import checks
+
 DIRECTIONS = ("below", "above")
 
 
@@ -34,10 +36,8 @@ def first_crossing(times: ArrayLike, values: ArrayLike, level: float, direction:
         raise ValueError(f"values must have the shape of times {t.shape}, got {v.shape}.")
     if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
         raise ValueError("times must be finite and strictly increasing.")
-    if not math.isfinite(level):
-        raise ValueError(f"level must be a finite number, got {level!r}.")
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}.")
+    level = checks.real("level", level)
+    checks.choice("direction", direction, DIRECTIONS)
     reached = (v <= level) if direction == "below" else (v >= level)
     reached &= np.isfinite(v)
     hits = np.flatnonzero(reached)
@@ -60,11 +60,13 @@ def plateau_time(
     initialisation (or to measure against the theoretical 1/2). ``times`` may be training
     steps or gradient-flow time. Returns ``math.inf`` if the loss never gets there.
     """
-    if not (isinstance(fraction, (int, float)) and 0.0 < fraction < 1.0):
-        raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}.")
-    start = float(np.asarray(losses, dtype=float).reshape(-1)[0]) if initial is None else float(initial)
-    if not (math.isfinite(start) and start > 0):
-        raise ValueError(f"initial must be a positive finite loss, got {start!r}.")
+    fraction = checks.real("fraction", fraction, above=0, below=1)
+    if initial is None:
+        flat = np.asarray(losses, dtype=float).reshape(-1)
+        if flat.size == 0:
+            raise ValueError("losses must be a non-empty sequence, got an empty one.")
+        initial = flat[0]
+    start = checks.real("initial", initial, above=0, why="the initial loss, losses[0] by default")
     return first_crossing(times, losses, fraction * start)
 
 
@@ -76,15 +78,17 @@ def escape_step(
 
     ``fraction``: first step with loss <= ``fraction`` x the initial loss.
     ``accuracy``: first step with accuracy >= ``accuracy``. Give exactly one.
-    ``curve``: ``"test"`` (no repetition, the paper's measure) or ``"train"`` (the training
-    distribution, with its repetition).
+    ``curve``: ``"test"`` (held-out data without repetition) or ``"train"`` (held-out data from
+    the training distribution, with its repetition); App. D.1 leaves the choice open for
+    Transformers, so the chapters show both.
     """
-    if curve not in ("test", "train"):
-        raise ValueError(f"curve must be 'test' or 'train', got {curve!r}.")
+    checks.choice("curve", curve, ("test", "train"))
     if (fraction is None) == (accuracy is None):
         raise ValueError("give exactly one of fraction and accuracy.")
-    if fraction is not None and not 0 < fraction < 1:
-        raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}.")
+    if fraction is not None:
+        fraction = checks.real("fraction", fraction, above=0, below=1)
+    else:
+        accuracy = checks.real("accuracy", accuracy, at_least=0, at_most=1)
     steps = record["steps"]
     if not steps:
         return math.inf
@@ -107,8 +111,7 @@ def attention_step(record: dict, level: float = ATTENTION_LEVEL) -> float:
     The emergence of sparse attention itself, which the paper's loss threshold (App. D.1)
     measures only indirectly: after it the model still has to learn the ``d x d`` map.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}.")
+    level = checks.real("level", level, above=0, below=1)
     attention = record.get("probes", {}).get("readout_attention")
     if not attention:
         raise ValueError("record has no readout_attention probe (train with probe_attention=True).")

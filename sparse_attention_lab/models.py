@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sparse_attention_lab.tasks import checks
+
 INPUT_KINDS = ("vector", "onehot")
 
 
@@ -65,26 +67,28 @@ class TransformerConfig:
     readout_only: bool = True
 
     def __post_init__(self) -> None:
-        positive = ("d_in", "d_out", "n_layers", "n_heads", "d_model", "d_qk", "mlp_factor")
-        for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        for name in ("d_in", "d_out", "n_layers", "n_heads", "d_model", "d_qk", "mlp_factor"):
+            object.__setattr__(self, name, checks.positive_int(name, getattr(self, name)))
+        for name in ("layer_norm", "skip", "mlp", "positional", "causal", "readout_only"):
+            object.__setattr__(self, name, checks.boolean(name, getattr(self, name)))
+        object.__setattr__(self, "readout_init", checks.real("readout_init", self.readout_init, at_least=0))
+        width, heads = self.d_model, self.n_heads * self.d_qk
+        checks.elements("d_in", self.d_in * width, "the input embedding of d_in x d_model")
+        checks.elements("d_out", width * self.d_out, "the readout of d_model x d_out")
+        checks.elements("d_qk", width * heads, "a query map of d_model x n_heads d_qk")
+        checks.elements("mlp_factor", width * width * self.mlp_factor, "an MLP layer of d_model x mlp_factor d_model")
+        per_layer = 2 * width * heads + 2 * width * width + 2 * self.mlp_factor * width * width
+        checks.elements("n_layers", self.n_layers * per_layer, "the n_layers blocks' parameters")
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"n_heads ({self.n_heads}) must divide d_model ({self.d_model}): "
                 "each head gets d_model // n_heads value dimensions."
             )
-        if self.input_kind not in INPUT_KINDS:
-            raise ValueError(f"input_kind must be one of {INPUT_KINDS}, got {self.input_kind!r}.")
+        checks.choice("input_kind", self.input_kind, INPUT_KINDS)
         if self.input_kind == "onehot" and self.d_in != self.d_out:
             raise ValueError(
                 f"for one-hot inputs d_in (vocabulary, {self.d_in}) must equal d_out ({self.d_out})."
             )
-        if not isinstance(self.readout_only, bool):
-            raise ValueError(f"readout_only must be a bool, got {self.readout_only!r}.")
-        if not self.readout_init >= 0:
-            raise ValueError(f"readout_init must be non-negative, got {self.readout_init!r}.")
 
     @property
     def d_value(self) -> int:
@@ -254,6 +258,8 @@ class Transformer(nn.Module):
         self.blocks = nn.ModuleList(Block(config, init, n_models) for _ in range(config.n_layers))
         self.final_norm = EnsembleLayerNorm(n_models, config.d_model, config.layer_norm)
         self.readout = init.linear(config.d_model, config.d_out, scale=config.readout_init)
+        # The positional table, kept on the model's device and grown to the longest input seen.
+        self.register_buffer("positions", torch.zeros(0, config.d_model), persistent=False)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -266,6 +272,12 @@ class Transformer(nn.Module):
             raise ValueError(f"x must have shape (n_models, batch, T, {c.d_in}), got {tuple(x.shape)}.")
         readout_token = x.new_zeros(*x.shape[:2], 1, c.d_in)
         return self.embed_in(torch.cat([x, readout_token], dim=2))
+
+    def _positions(self, length: int) -> torch.Tensor:
+        """The first ``length`` rows of the sinusoidal table ``(length, d_model)``, from the buffer."""
+        if self.positions.shape[0] < length:  # computed once per length on the CPU, then kept
+            self.positions = sinusoidal_positions(length, self.config.d_model).to(self.positions.device)
+        return self.positions[:length]
 
     def forward(
         self, x: torch.Tensor, return_attention: bool = False
@@ -281,7 +293,7 @@ class Transformer(nn.Module):
             raise ValueError(f"x must have a leading dimension n_models = {self.n_models}, got {x.shape[0]}.")
         h = self._embed(x)
         if self.config.positional:
-            h = h + sinusoidal_positions(h.shape[2], self.config.d_model).to(h.device, h.dtype)
+            h = h + self._positions(h.shape[2]).to(h.dtype)
         readout_only = self.config.readout_only and not return_attention
         maps = []
         for index, block in enumerate(self.blocks):

@@ -3,7 +3,8 @@
 The chapters are the entries of ``_toc.yml`` (or of ``$SAL_BOOK_TOC``, the variable that
 ``tools/build_book.sh`` and the browser test read too). Each notebook is committed executed,
 top to bottom, without errors; its first code cell installs the library on Colab only, from
-the repository URL of ``_config.yml``; its second prints the compute-profile banner; and it
+the repository URL of ``_config.yml`` at the release tag of the package's version, with the light
+``colab`` extra; its second prints the compute-profile banner; and it
 carries no ipywidgets state (the static book uses kernel-free explorers).
 """
 
@@ -18,6 +19,11 @@ import sys
 import types
 from pathlib import Path
 
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
 import nbformat
 import pytest
 import yaml
@@ -27,6 +33,7 @@ try:  # the parser Jupyter Book itself uses for _toc.yml
 except ImportError:
     raise ImportError('Testing the book needs its tools: run `pip install -e ".[book,test]"`.') from None
 
+from sparse_attention_lab import __version__
 from sparse_attention_lab.profiles import PROFILES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,9 +79,16 @@ def test_every_chapter_notebook_is_in_the_toc():
 
 @pytest.fixture(scope="module")
 def colab_requirement() -> str:
-    """What the Colab cell must install: the `book` extra from the repository of _config.yml."""
+    """What the Colab cell must install: the light `colab` extra (no book-building tools) from
+    the repository of _config.yml, pinned to the release tag of the package's version."""
     config = yaml.safe_load((REPO / "_config.yml").read_text())
-    return f"sparse-attention-lab[book] @ git+{config['repository']['url']}"
+    return f"sparse-attention-lab[colab] @ git+{config['repository']['url']}@v{__version__}"
+
+
+def test_colab_extra_keeps_colab_packages():
+    """The `colab` extra adds only ipywidgets, from 7.6 on (Colab ships 7.7.1), to the core."""
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert extras["colab"] == ["ipywidgets>=7.6"]
 
 
 def run_colab_cell(source: str, monkeypatch: pytest.MonkeyPatch, on_colab: bool) -> list[list[str]]:

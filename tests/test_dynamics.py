@@ -172,7 +172,8 @@ def test_w_inf_is_the_equilibrium_of_w():
     "kwargs, name",
     [({"T": 1, "d": 4}, "T"), ({"T": 64.5, "d": 4}, "T"), ({"T": 64, "d": 0}, "d"), ({"T": 64, "d": 4, "B": 64}, "B"),
      ({"T": 64, "d": 4, "p": 1.5}, "p"), ({"T": 64, "d": 4, "p": -0.1}, "p"),
-     ({"T": 64, "d": 4, "threshold": 0.0}, "threshold"), ({"T": 64, "d": 4, "threshold": 1.0}, "threshold")],
+     ({"T": 64, "d": 4, "threshold": 0.0}, "threshold"), ({"T": 64, "d": 4, "threshold": 1.0}, "threshold"),
+     ({"T": 64, "d": 4, "p": True}, "p"), ({"T": 64, "d": True}, "d"), ({"T": 64, "d": 4, "threshold": math.nan}, "threshold")],
 )
 def test_invalid_arguments_raise_value_error_naming_them(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name} "):
@@ -198,3 +199,14 @@ def test_escape_time_with_repetition_is_the_linearization():
     assert dy.escape_time(512, 64, B=4, scores="free") == pytest.approx(dy.escape_time(512, 64, B=2))
     with pytest.raises(ValueError, match="eps"):
         dy.escape_time(512, 64, eps=1.0)
+
+
+def test_numpy_integers_are_settings_and_huge_samplings_are_refused():
+    """Issue 17 items 4 and 6: n_points = 10^9 fails at once, naming the limit."""
+    assert dy.plateau_length(np.int64(64), np.int32(4)) == dy.plateau_length(64, 4)
+    with pytest.raises(ValueError, match=r"^n_points is too large: .* above the limit of 536,870,912 elements"):
+        dy.reduced_dynamics(64, 4, n_points=10**9)
+    with pytest.raises(ValueError, match=r"^n_points must be an integer >= 2, got 2.5"):
+        dy.reduced_dynamics(64, 4, n_points=2.5)
+    with pytest.raises(ValueError, match=r"^T, d, B, p is too large"):
+        dy.plateau_lengths(np.full((10**5, 1), 64), np.full((1, 10**5), 4))

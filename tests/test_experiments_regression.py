@@ -32,11 +32,12 @@ def test_bad_configs_raise_naming_the_field(config, name):
 
 
 def test_run_returns_one_json_record_per_seed_with_its_config():
-    records = regression.run(TINY, [0, 1], probe_attention=True)
+    config = {**TINY, "probe_attention": True}
+    records = regression.run(config, [0, 1])
     assert [r["seed"] for r in records] == [0, 1]
     for record in records:
         json.dumps(record)
-        assert record["config"] == TINY
+        assert record["config"] == config
         assert record["settings"]["task"]["T"] == 8
         attention = torch.tensor(record["probes"]["readout_attention"])
         assert attention.shape == (3, 1, 2)  # evaluations, layers, heads
@@ -77,9 +78,20 @@ def test_attention_step_is_the_strongest_head_crossing_the_level():
         attention_step(record, level=1.5)
 
 
-def test_config_can_ask_for_the_attention_probe():
-    (record,) = regression.run({**TINY, "probe_attention": True}, [0])
-    assert len(record["probes"]["readout_attention"]) == len(record["steps"])
+def test_run_takes_a_probe_a_callback_and_a_device():
+    steps = []
+
+    def probe(model, step):
+        return {"step": torch.full((model.n_models,), float(step))}
+
+    def callback(step, records):
+        steps.append(step)
+        return step >= 10
+
+    (record,) = regression.run(TINY, [0], probe=probe, callback=callback, device="cpu")
+    assert steps == [0, 10] and record["probes"] == {"step": [0.0, 10.0]} and record["device"] == "cpu"
+    with pytest.raises(ValueError, match="device"):
+        regression.run(TINY, [0], device="tpu")
 
 
 @pytest.mark.parametrize("profile", list(PROFILES.values()), ids=list(PROFILES))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+from importlib.resources import files
 
 import numpy as np
 import pytest
 
 from sparse_attention_lab.views.static_explorer import (
+    SCRIPT,
     Frame,
     Panel,
     downsample,
@@ -121,3 +123,9 @@ def test_bad_arguments_raise(kwargs, match):
 def test_empty_grid_raises():
     with pytest.raises(ValueError, match="params"):
         grid_settings({"T": []})
+
+
+def test_drawing_script_ships_as_package_data_and_is_inlined(html):
+    script = files("sparse_attention_lab.views").joinpath("static_explorer.js").read_text(encoding="utf-8")
+    assert script == SCRIPT and "function (root)" in script
+    assert f"<script>({SCRIPT})(" in html

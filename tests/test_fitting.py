@@ -124,3 +124,37 @@ def test_bootstrap_stderr_resamples_whole_seeds():
     assert all(v < 1e-9 for v in noiseless.values())
     with pytest.raises(ValueError, match="groups"):
         bootstrap_stderr(y, seeds[:-1], T=T, d=d)
+
+
+def test_fit_power_law_refuses_a_split_the_points_cannot_determine():
+    """Issue 17 item 5: T == d on every point, a constant feature, NaN in fixed/tied."""
+    x = np.array([2.0, 4.0, 8.0, 16.0])
+    y = 3.0 * x**1.5
+    with pytest.raises(ValueError, match=r"^T, d: these points cannot determine these exponents \(design matrix of "
+                                         r"rank 2 < 3"):
+        fit_power_law(y, T=x, d=x)
+    with pytest.raises(ValueError, match=r"^d: these points cannot determine this exponent"):
+        fit_power_law(y, T=x, d=np.full(4, 8.0))
+    with pytest.raises(ValueError, match=r"^tied\(T, d\): these points"):
+        fit_power_law(y, T=np.full(4, 8.0), d=np.full(4, 2.0), tied={"T": 1, "d": 0.5})
+    with pytest.raises(ValueError, match=r"^fixed\['T'\] must be a finite real number, got nan"):
+        fit_power_law(y, T=x, d=x[::-1], fixed={"T": math.nan})
+    with pytest.raises(ValueError, match=r"^tied\['T'\] must be a finite real number, got nan"):
+        fit_power_law(y, T=x, d=x[::-1], tied={"T": math.nan, "d": 1.0})
+    with pytest.raises(ValueError, match=r"^tied\['d'\] must be a non-zero weight"):
+        fit_power_law(y, T=x, d=x[::-1], tied={"T": 1.0, "d": 0})
+    # Once the data can tell the exponents apart (one fixed, or a constant feature inside a
+    # tie group whose column still varies, as chapter 2's T = 4096 fits), the fit goes through.
+    assert fit_power_law(y, T=x, d=x, fixed={"d": 0.5}).exponents["T"] == pytest.approx(1.0)
+    tied = fit_power_law(2.0 * x**0.5, d=x, T=np.full(4, 64.0), tied={"d": 0.5, "T": 1.0})
+    assert tied.exponents["d"] == pytest.approx(0.5) and tied.exponents["T"] == pytest.approx(1.0)
+
+
+def test_measures_reject_empty_curves_and_bool_levels():
+    """Issue 17 item 6: plateau_time([], []) was an IndexError, level=True was read as 1."""
+    with pytest.raises(ValueError, match=r"^losses must be a non-empty sequence"):
+        plateau_time([], [])
+    with pytest.raises(ValueError, match=r"^level must be a finite real number, got True"):
+        first_crossing([0, 1], [1.0, 0.0], level=True)
+    with pytest.raises(ValueError, match=r"^initial must be a finite real number > 0"):
+        plateau_time([0, 1], [math.nan, 0.0])

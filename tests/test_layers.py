@@ -13,17 +13,22 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sparse_attention_lab"
 
 LAYERS = {
     "sizes and hardware": {"profiles", "hardware"},
-    "data": {"tasks.checks", "tasks.regression", "tasks.recall", "tasks"},
+    "data": {"tasks.checks", "tasks.device", "tasks.regression", "tasks.recall", "tasks"},
     "theory, models, measures, results files": {
         "theory.toy", "theory.reduced", "theory.gradient_signal", "theory",
-        "models", "measure", "fitting", "forecast", "runs.results", "runs.executors",
+        "models", "measure", "fitting", "forecast", "runs.results", "runs.book_data", "runs.executors",
     },
-    "training": {"training.trainer", "training.toy_sgd", "training.probes", "training"},
-    "experiments": {"experiments.regression", "experiments.recall", "experiments.schedules", "experiments"},
+    "training": {"training.precision", "training.record", "training.trainer", "training.toy_sgd", "training.probes",
+                 "training"},
+    "experiments": {"experiments.regression", "experiments.recall", "experiments.schedules", "experiments.mechanism",
+                    "experiments.recall_layers", "experiments.recall_summary", "experiments.on_demand",
+                    "experiments.scaling", "experiments"},
     "sweeps": {"runs.sweep", "runs.estimate", "runs.provenance", "runs"},
     "views and exercises": {
         "views.figures", "views.scorecard", "views.static_explorer", "views.live_explorer",
-        "views.repetition", "views.training_panel", "views.attention_maps", "views", "exercises",
+        "views.repetition", "views.training_panel", "views.attention_maps", "views.tables", "views.regression",
+        "views.mechanism", "views.recall_layers", "views.toy_figures", "views.repetition_figures",
+        "views.recall_figures", "views.beyond_figures", "views", "exercises",
     },
     "command line": {"__main__"},
 }

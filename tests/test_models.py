@@ -167,6 +167,12 @@ def test_flops_grow_with_length_and_layers():
         ({"readout_init": -0.1}, "readout_init"),
         ({"d_model": 2.5}, "d_model"),
         ({"readout_only": 1}, "readout_only"),
+        # Issue 17 item 6: a string is not a switch ("no" used to turn layer norm on).
+        ({"layer_norm": "no"}, "layer_norm"),
+        ({"skip": "False"}, "skip"),
+        ({"readout_init": float("inf")}, "readout_init"),
+        # Issue 17 item 4: a 10^9-token embedding is refused before it is allocated.
+        ({"d_in": 10**9}, "d_in is too large"),
     ],
 )
 def test_invalid_config_names_the_argument(overrides, name):

@@ -1,6 +1,8 @@
 """The what-if training panel: prediction drawn, a run recorded and drawn, bad settings reported."""
 
+import asyncio
 import threading
+import time
 
 from matplotlib.figure import Figure
 
@@ -45,9 +47,12 @@ def test_stop_button_stops_a_background_run():
         return draw_and_check(step, records)
 
     panel._callback = stop_after_first
-    panel.start()
-    panel._thread.join(timeout=20)
-    assert stopped.is_set() and not panel._thread.is_alive()
+
+    async def press_run():  # as a click does in a kernel: Run returns at once, training goes on
+        await asyncio.wait_for(panel.start(), timeout=20)
+
+    asyncio.run(press_run())
+    assert stopped.is_set() and not panel.running
     assert panel.record["steps"][-1] < 100_000
     assert not panel.run_button.disabled
 
@@ -73,3 +78,48 @@ def test_draw_run_marks_prediction_and_measurement():
     labels = ax.get_legend_handles_labels()[1]
     assert "0.2 x initial training-distribution loss" in labels
     assert "measured plateau: 18 steps" in labels  # train loss crosses 0.1 at 17.7 (test: 18.6)
+
+
+def test_idle_setting_change_redraws_the_prediction():
+    panel = small_panel()
+    panel.run()
+    before = panel.image.value
+    panel.controls["T"].value = 16
+    assert panel.record is None and "Press Run" in panel.status.value
+    assert panel.image.value != before
+    assert f"predicts {predicted_plateau(LAW, panel.settings()):.0f} steps" in panel.axis.get_legend_handles_labels()[1][0]
+    assert panel.axis.get_title().startswith("T=16, d=2")
+
+
+def test_empty_plot_spans_zero_to_past_the_prediction():
+    ax = Figure().add_subplot()
+    draw_run(ax, None, predicted=240.0, fraction=0.2)
+    assert ax.get_xlim() == (0.0, 300.0)
+    assert ax.get_ylim() == (0.0, 0.55)  # 1.1 x the loss of the zero prediction
+    draw_run(ax, None, predicted=None, fraction=0.2, budget=4000)
+    assert ax.get_xlim() == (0.0, 4000.0)
+
+
+def test_stop_takes_effect_between_evaluations_and_widgets_change_on_the_main_thread():
+    panel = small_panel()
+    panel.base = {**panel.base, "max_steps": 2000, "eval_every": 2000, "stop_margin": None}
+    threads = set()
+    for widget in (panel.image, panel.status, panel.run_button, panel.stop_button):
+        widget.observe(lambda _change: threads.add(threading.current_thread()))
+
+    async def run_then_stop():
+        task = panel.start()
+        while panel._progress is None:  # the evaluation at step 0; the next one is 2000 steps away
+            await asyncio.sleep(0.01)
+        assert panel.running and panel.run_button.disabled and not panel.stop_button.disabled
+        await asyncio.sleep(0.2)
+        start = time.perf_counter()
+        panel.stop()  # what a click on Stop does
+        await asyncio.wait_for(task, timeout=60)
+        return time.perf_counter() - start
+
+    stopped_after = asyncio.run(run_then_stop())
+    assert stopped_after < 2.0  # within a few training steps, not at the next evaluation (seconds away)
+    assert panel.status.value == "Stopped at step 0 without escaping."
+    assert not panel.running and not panel.run_button.disabled and panel.stop_button.disabled
+    assert threads == {threading.main_thread()}

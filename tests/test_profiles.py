@@ -83,3 +83,9 @@ def test_profiles_module_does_not_import_torch():
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "torch" not in imported
+
+
+def test_a_profile_name_must_be_a_string():
+    """Issue 17 item 6: current_profile(5) was an AttributeError."""
+    with pytest.raises(ValueError, match=r"^name must be a profile name \(ci, laptop, gpu, paper\) or None, got 5"):
+        current_profile(5)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -131,3 +133,17 @@ def test_invalid_arguments_name_the_argument(kwargs: dict, name: str) -> None:
 def test_invalid_batch_size() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         AssociativeRecall(2, 5).sample(0)
+
+
+def test_hostile_arguments_are_refused_before_allocating() -> None:
+    """Issue 17 items 4 and 6: a 10^9-token vocabulary fails at once; p=True is not p=1."""
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"^n_tokens is too large: .* above the limit of 536,870,912 elements"):
+        AssociativeRecall(3, n_tokens=10**9)
+    with pytest.raises(ValueError, match=r"^batch_size is too large"):
+        AssociativeRecall(3, 8).sample(10**9)
+    assert time.perf_counter() - start < 0.05
+    with pytest.raises(ValueError, match=r"^p must be a probability"):
+        AssociativeRecall(3, 8, p=True)
+    task = AssociativeRecall(np.int64(3), np.int64(8), B=np.float32(2.0))
+    assert type(task.n_pairs) is int and type(task.B) is float

@@ -59,6 +59,10 @@ def test_constant_and_switch():
         (lambda: AdaptiveSchedule(high=0.5, flat_drop=0), "flat_drop"),
         (lambda: AdaptiveSchedule(high=0.5, min_evals=1), "min_evals"),
         (lambda: schedule_from_config({"kind": "cosine"}), "kind"),
+        # Issue 17 item 6: bools are not numbers nor is "yes" a flag; NaN is no threshold.
+        (lambda: ConstantSchedule(True), "value"),
+        (lambda: AdaptiveSchedule(high=0.5, maximize="yes"), "maximize"),
+        (lambda: AdaptiveSchedule(high=0.5, stuck_above=math.nan), "stuck_above"),
     ],
 )
 def test_invalid_arguments_name_the_argument(build, name):
@@ -171,12 +175,26 @@ def test_recall_configs_and_a_short_scheduled_run():
     }
     configs = recall_schedule_configs(sizes)
     assert [c["schedule"]["kind"] for c in configs] == ["constant", "constant", "switch", "adaptive"]
-    switch = run_scheduled(configs[2], seeds=[0, 1])
-    assert len(switch) == 2
-    assert switch[0]["config"]["schedule"] == configs[2]["schedule"]
+    assert all(c["experiment"] == "recall" and c["max_steps"] == 8 for c in configs)  # flat configs
+    evaluations = []
+    switch = run_scheduled(configs[2], seeds=[0, 1], callback=lambda step, records: evaluations.append(step),
+                           device="cpu")
+    assert len(switch) == 2 and evaluations == [0, 2, 4, 6, 8]
+    assert switch[0]["config"] == configs[2] and switch[0]["settings"]["task"]["n_pairs"] == 3
     assert switch[0]["task_changes"] == [[0, {"B": 2}], [4, {"B": 1}]]
-    with pytest.raises(ValueError, match="kind"):
-        run_scheduled({**configs[0], "task": {"kind": "vision"}}, seeds=[0])
+    with pytest.raises(ValueError, match="experiment"):
+        run_scheduled({**configs[0], "experiment": "vision"}, seeds=[0])
+    with pytest.raises(ValueError, match="schedule"):
+        run_scheduled({k: v for k, v in configs[0].items() if k != "schedule"}, seeds=[0])
+
+
+def test_a_scheduled_regression_run_keeps_its_attention_probe():
+    config = {"experiment": "regression", "T": 8, "d": 2, "n_layers": 1, "n_heads": 1, "d_model": 8, "d_qk": 8,
+              "max_steps": 4, "eval_every": 2, "eval_size": 16, "probe_attention": True,
+              "schedule": {"kind": "switch", "before": 0.5, "after": 0.0, "switch_step": 2}}
+    (record,) = run_scheduled(config, seeds=[0])
+    assert record["task_changes"] == [[0, {"p": 0.5}], [2, {"p": 0.0}]]
+    assert len(record["probes"]["readout_attention"]) == len(record["steps"]) == 3
 
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 0.9])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,35 +15,31 @@ import pytest
 import sweep_helpers
 from sweep_helpers import failing_run, fake_run
 
+from sparse_attention_lab import experiments
 from sparse_attention_lab.__main__ import main
-from sparse_attention_lab.runs import sweep as sweeps
-from sparse_attention_lab.runs.results import config_key, load_results
-from sparse_attention_lab.runs.sweep import (
-    ResultsFile,
-    Speed,
-    SubmititExecutor,
-    describe_estimate,
-    run_sweep,
-)
+from sparse_attention_lab.runs.estimate import Speed, describe_estimate
+from sparse_attention_lab.runs.executors import SubmititExecutor
+from sparse_attention_lab.runs.provenance import describe_provenance
+from sparse_attention_lab.runs.results import ResultsFile, load_results, run_key
+from sparse_attention_lab.runs.sweep import run_sweep
 
 HELPERS = Path(sweep_helpers.__file__).parent
 CONFIGS = [{"T": T, "max_steps": 100} for T in (2, 4, 8)]
-PROVENANCE = {"command", "profile", "git_commit", "git_dirty", "package_version", "torch_version", "device",
-              "hostname", "cpu", "finished_at", "sweep_started_at", "job_wall_time_s", "job_seeds"}
+PROVENANCE = {"command", "profile", "sweep", "git_commit", "git_dirty", "package_version", "python_version",
+              "sweep_started_at", "device", "torch_version", "torch_threads", "hostname", "cpu", "cpu_count",
+              "finished_at", "job_wall_time_s", "job_seeds"}
+ENV = {"PYTHONPATH": os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
+FAKE_REGISTRY = "import sparse_attention_lab.experiments as e, sweep_helpers; e.SWEEPS = sweep_helpers.registry(); "
 
 
 def without_provenance(records: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "provenance"} for r in records]
 
 
-def keys_of(records: list[dict]) -> list[tuple[str, int]]:
-    return [(config_key(r["sweep"]["config"]), r["sweep"]["seed"]) for r in records]
-
-
 @pytest.fixture
 def fake_experiments(monkeypatch):
-    """Make the helpers module the only source of named sweeps ("fake", "slow")."""
-    monkeypatch.setattr(sweeps, "SWEEP_MODULES", ("sweep_helpers",))
+    """Make the helpers' sweeps ("fake", "slow") the only named sweeps."""
+    monkeypatch.setattr(experiments, "SWEEPS", sweep_helpers.registry())
 
 
 def test_records_are_appended_with_provenance_and_load_back(tmp_path):
@@ -52,17 +49,33 @@ def test_records_are_appended_with_provenance_and_load_back(tmp_path):
     assert load_results(out) == records
     lines = out.read_text().splitlines()
     assert len(lines) == 6 and all(json.loads(line) for line in lines)
-    for record in records:
-        assert PROVENANCE <= set(record["provenance"])
-        assert record["provenance"]["job_seeds"] == [0, 1]
+    for record, (config, seed) in zip(records, [(c, s) for c in CONFIGS for s in (0, 1)], strict=True):
+        assert without_provenance([record]) == fake_run(config, [seed])  # the run's record, as it returned it
+        assert set(record["provenance"]) == PROVENANCE
+        assert record["provenance"]["job_seeds"] == [0, 1] and record["provenance"]["sweep"] is None
         assert len(record["provenance"]["git_commit"]) == 40  # the tests run in a checkout
-        assert record["sweep"] == {"name": None, "config": record["config"], "seed": record["seed"]}
+
+
+def test_provenance_records_the_device_the_run_trained_on(tmp_path):
+    """Not the machine's default: a run that trained elsewhere says so."""
+    [record] = run_sweep([{"T": 2, "device": "cuda (a fake GPU)"}], run=fake_run, seeds=1, out=tmp_path / "x.jsonl",
+                         progress=False)
+    assert record["provenance"]["device"] == record["device"] == "cuda (a fake GPU)"
+
+
+def test_device_is_passed_to_the_run_and_is_not_part_of_the_key(tmp_path):
+    out = tmp_path / "x.jsonl"
+    [on_cpu] = run_sweep([{"T": 2}], run=fake_run, seeds=1, out=out, device="cpu", progress=False)
+    assert on_cpu["device"] == on_cpu["provenance"]["device"] == "cpu"
+    assert run_sweep([{"T": 2}], run=fake_run, seeds=1, out=out, progress=False) == [on_cpu]  # resumed, not rerun
+    with pytest.raises(ValueError, match="device"):
+        run_sweep([{"T": 2}], run=fake_run, seeds=1, out=out, device="tpu", progress=False)
 
 
 def test_a_diverged_run_is_a_record_in_strict_json(tmp_path):
     out = tmp_path / "results.jsonl"
     [record] = run_sweep([{"T": 2, "diverge": True}], run=fake_run, seeds=1, out=out, progress=False)
-    assert record["diverged"] and record["test_loss"][-1] is None
+    assert record["diverged"] and record["test_loss"][-1] is None and record["diverged_at"] == 100
     json.loads(out.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the file"))
 
 
@@ -85,23 +98,28 @@ def test_resume_runs_only_what_is_missing(tmp_path):
 
 def test_max_steps_override_makes_new_runs(tmp_path):
     out = tmp_path / "results.jsonl"
-    nested = [{"task": {"T": 2}, "train": {"max_steps": 100}}]
-    run_sweep(nested, run=fake_run, seeds=1, out=out, progress=False)
-    [short] = run_sweep(nested, run=fake_run, seeds=1, out=out, max_steps=10, progress=False)
-    assert short["sweep"]["config"] == {"task": {"T": 2}, "train": {"max_steps": 10}}
+    run_sweep([{"T": 2, "max_steps": 100}], run=fake_run, seeds=1, out=out, progress=False)
+    [short] = run_sweep([{"T": 2, "max_steps": 100}], run=fake_run, seeds=1, out=out, max_steps=10, progress=False)
+    assert short["config"] == {"T": 2, "max_steps": 10}
     assert len(load_results(out)) == 2
+
+
+def test_a_run_must_return_records_of_its_own_config(tmp_path):
+    def wrong_config(config, seeds):
+        return fake_run({**config, "T": 99}, seeds)
+
+    with pytest.raises(RuntimeError, match="1 of 1 jobs failed"):
+        run_sweep([{"T": 2}], run=wrong_config, seeds=1, out=tmp_path / "x.jsonl", progress=False)
+    assert load_results(tmp_path / "x.jsonl") == []
 
 
 def test_resume_after_sigkill_neither_repeats_nor_loses_a_run(tmp_path, fake_experiments):
     out = tmp_path / "slow_ci.jsonl"
-    script = (
-        "import sparse_attention_lab.runs.sweep as s; s.SWEEP_MODULES = ('sweep_helpers',); "
+    script = FAKE_REGISTRY + (
         "from sparse_attention_lab.__main__ import main; "
         f"main(['sweep', 'slow', '--profile', 'ci', '--seeds', '2', '--out', {str(out)!r}])"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
-    sweep = subprocess.Popen([sys.executable, "-c", script], env=env,
+    sweep = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, **ENV},
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while (not out.exists() or out.read_bytes().count(b"\n") < 4) and time.monotonic() < deadline:
@@ -115,9 +133,63 @@ def test_resume_after_sigkill_neither_repeats_nor_loses_a_run(tmp_path, fake_exp
     records = run_sweep("slow", profile="ci", seeds=2, out=out, progress=False, command="resume")
     after = load_results(out)
     assert after[: len(before)] == before  # the killed sweep's runs are kept as written
-    assert len(set(keys_of(after))) == len(after) == 12  # none repeated, none lost
-    assert keys_of(records) == keys_of(sorted(after, key=lambda r: (r["config"]["T"], r["seed"])))
+    assert len({run_key(r) for r in after}) == len(after) == 12  # none repeated, none lost
+    assert [run_key(r) for r in records] == [run_key(r) for r in sorted(after, key=lambda r: (r["config"]["T"], r["seed"]))]
     assert {r["provenance"]["command"] for r in after[len(before):]} == {"resume"}
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (from /proc; zombies count as gone)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, stack = set(), [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+def test_sigkill_of_a_process_sweep_leaves_no_worker_alive(tmp_path):
+    """Issue 17 item 3: the workers (and multiprocessing's resource tracker) end with the sweep."""
+    pid_dir, out = tmp_path / "pids", tmp_path / "x.jsonl"
+    pid_dir.mkdir()
+    configs = [{"T": T, "sleep": 0.5, "pid_dir": str(pid_dir)} for T in range(40)]
+    script = ("from sweep_helpers import pid_run; from sparse_attention_lab.runs.sweep import run_sweep; "
+              f"run_sweep({configs!r}, run=pid_run, seeds=1, out={str(out)!r}, executor='process', workers=2, "
+              "progress=False)")
+    sweep = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, **ENV},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(list(pid_dir.iterdir())) < 2 and time.monotonic() < deadline:  # both workers busy
+        assert sweep.poll() is None, sweep.stderr.read().decode()
+        time.sleep(0.05)
+    below = _descendants(sweep.pid)
+    assert {int(p.name) for p in pid_dir.iterdir()} <= below and len(below) >= 3  # 2 workers, the tracker
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    deadline = time.monotonic() + 15
+    while any(map(_alive, below)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = sorted(pid for pid in below if _alive(pid))
+    for pid in survivors:  # do not leave them to the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"processes {survivors} outlived the sweep"
 
 
 def test_an_incomplete_last_line_is_reported_then_cut_off(tmp_path):
@@ -132,11 +204,75 @@ def test_an_incomplete_last_line_is_reported_then_cut_off(tmp_path):
     assert len(load_results(out)) == 4
 
 
+def test_a_last_record_without_its_newline_is_kept_not_retrained(tmp_path):
+    """Issue 17 item 2: a complete last record is loaded, and the next sweep neither deletes nor retrains it."""
+    out, calls = tmp_path / "results.jsonl", []
+
+    def counting_run(config, seeds):
+        calls.append(config["T"])
+        return fake_run(config, seeds)
+
+    records = run_sweep(CONFIGS, run=counting_run, seeds=1, out=out, progress=False)
+    out.write_bytes(out.read_bytes()[:-1])  # the last line without its newline
+    assert load_results(out) == records
+    again = run_sweep(CONFIGS + [{"T": 16}], run=counting_run, seeds=1, out=out, progress=False)
+    assert calls == [2, 4, 8, 16] and again[:3] == records
+    assert out.read_bytes().endswith(b"\n") and len(out.read_bytes().splitlines()) == 4 == len(load_results(out))
+
+
+def test_an_out_file_that_is_not_a_results_file_is_refused_untouched(tmp_path):
+    """Issue 17 item 2: a text file keeps every byte."""
+    out = tmp_path / "notes.txt"
+    text = b"these are my notes\nnot a results file at all"  # 44 bytes, no final newline
+    out.write_bytes(text)
+    with pytest.raises(ValueError, match="line 1: not valid JSON"):
+        run_sweep(CONFIGS, run=fake_run, seeds=1, out=out, progress=False)
+    assert out.read_bytes() == text
+
+
+@pytest.mark.parametrize("out", ["/dev/zero", "directory"])
+def test_an_out_that_is_not_a_regular_file_is_refused_at_once(out, tmp_path):
+    """Issue 17 item 2: ``--out /dev/zero`` used to read until memory ran out."""
+    path = tmp_path if out == "directory" else Path(out)
+    if not path.exists():
+        pytest.skip(f"{path} does not exist here")
+    with pytest.raises(ValueError, match="not a regular file|is a directory"):
+        load_results(path)
+    with pytest.raises(ValueError, match="not a regular file|is a directory"):
+        run_sweep(CONFIGS, run=fake_run, seeds=1, out=path, progress=False)
+
+
 def test_a_corrupt_line_in_the_middle_is_an_error(tmp_path):
     out = tmp_path / "results.jsonl"
-    out.write_text('{"a": 1}\nnot json\n{"b": 2}\n')
+    run_sweep(CONFIGS[:2], run=fake_run, seeds=1, out=out, progress=False)
+    first, second = out.read_text().splitlines()
+    out.write_text(f"{first}\nnot json\n{second}\n")
     with pytest.raises(ValueError, match="line 2"):
         load_results(out)
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [(b"42", "not a run record (a JSON int"), (b"[1, 2]", "not a run record (a JSON list"),
+     (b'"text"', "not a run record (a JSON str"), (b'{"a": 1}', "not a run record (no 'config' object)"),
+     (b'{"config": {"T": 2}, "seed": "0"}', "not a run record ('seed' is '0'"),
+     (b'{"config": {"T": 2}, "seed": true}', "not a run record ('seed' is True"),
+     (b'{"config": {"T": 2}, "seed": 0, "test_loss": [NaN]}', "NaN is not strict JSON"),
+     (b'{"config": {"T": 2}, "seed": 0, "x": Infinity}', "Infinity is not strict JSON"),
+     (b'{"config": {"T": "\xff"}, "seed": 0}', "not UTF-8 text")],
+)
+def test_a_line_that_is_not_a_strict_json_record_is_refused_naming_file_and_line(line, message, tmp_path):
+    """Issue 17 item 7: a line is a run record in strict JSON, or the file is refused with its line."""
+    out = tmp_path / "results.jsonl"
+    run_sweep(CONFIGS[:1], run=fake_run, seeds=1, out=out, progress=False)
+    good = out.read_bytes()
+    for content in (good + line + b"\n", good + line + b"\n" + good):  # as the last line, and in the middle
+        out.write_bytes(content)
+        with pytest.raises(ValueError, match=re.escape(f"{out.name}, line 2: {message}")):
+            load_results(out)
+        with pytest.raises(ValueError, match="line 2"):
+            run_sweep(CONFIGS, run=fake_run, seeds=1, out=out, progress=False)
+        assert out.read_bytes() == content
 
 
 def test_a_second_writer_is_refused(tmp_path):
@@ -157,8 +293,8 @@ def test_failed_jobs_are_reported_and_finished_runs_kept(tmp_path, capsys):
 def test_executors_give_the_same_records(tmp_path, monkeypatch):
     """Inline, a process pool and submitit's LocalExecutor (real subprocesses, as on a node)."""
     submitit = pytest.importorskip("submitit")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
     local = SubmititExecutor(submitit.LocalExecutor(folder=tmp_path / "submitit"), poll_interval_s=0.1)
     results = {}
     for name, executor in [("inline", "inline"), ("process", "process"), ("submitit", local)]:
@@ -175,17 +311,41 @@ def test_estimate_uses_recorded_speed_and_cap_fraction():
     assert "no step or time estimate" in describe_estimate([None], None, 1)
 
 
+def test_describe_provenance_names_runs_command_machine_commit_and_time(tmp_path):
+    out = tmp_path / "fake_ci.jsonl"
+    run_sweep(CONFIGS, run=fake_run, seeds=2, out=out, progress=False, command="first")
+    run_sweep(CONFIGS + [{"T": 16}], run=fake_run, seeds=2, out=out, progress=False, command="second")
+    records = load_results(out)
+    text = describe_provenance(out)
+    commit = records[0]["provenance"]["git_commit"][:8]
+    assert text.startswith("`fake_ci.jsonl`: 8 runs") and ": 6 runs by `first` on " in text
+    assert "; 2 runs by `second`" in text and f"at commit {commit}" in text and text.endswith("min of training.")
+    assert describe_provenance(out, records) == text
+    with pytest.raises(FileNotFoundError, match="sparse_attention_lab sweep"):
+        describe_provenance(tmp_path / "missing.jsonl")
+
+
 def test_named_sweep_through_the_command_line(tmp_path, fake_experiments, capsys):
     out = tmp_path / "fake.jsonl"
-    assert main(["sweep", "fake", "--profile", "ci", "--seeds", "2", "--out", str(out)]) == 0
+    assert main(["sweep", "fake", "--profile", "ci", "--seeds", "2", "--out", str(out), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert "6 to run" in printed and "Step caps add up to 300" in printed
     records = load_results(out)
     assert [r["config"]["max_steps"] for r in records] == [50] * 6
+    assert {r["device"] for r in records} == {"cpu"}  # --device reached the run
     assert records[0]["provenance"]["command"].startswith("python -m sparse_attention_lab sweep fake")
-    assert records[0]["sweep"]["name"] == "fake"
+    assert records[0]["provenance"]["sweep"] == "fake"
+    assert "sweep `fake` (profile `ci`)" in describe_provenance(out)
     main(["list", "--profile", "ci"])
     assert capsys.readouterr().out.splitlines()[1:] == ["fake\t3 x 3\tsweep_helpers", "slow\t6 x 3\tsweep_helpers"]
+
+
+def status_of(argv: list[str]) -> int:
+    """``main``'s exit status, whether it returns it or argparse exits."""
+    try:
+        return main(argv)
+    except SystemExit as exit_info:
+        return exit_info.code
 
 
 @pytest.mark.parametrize(
@@ -193,26 +353,74 @@ def test_named_sweep_through_the_command_line(tmp_path, fake_experiments, capsys
     [
         (["sweep", "nope", "--profile", "ci"], "unknown sweep 'nope'; known sweeps: fake, slow"),
         (["sweep", "fake", "--profile", "huge"], "invalid choice: 'huge'"),
-        (["sweep", "fake", "--profile", "ci", "--seeds", "0"], "seeds must be a positive number"),
+        (["sweep", "fake", "--profile", "ci", "--seeds", "0"], "seeds must be a positive integer"),
         (["sweep", "fake", "--profile", "ci", "--max-steps", "-5"], "max_steps must be a positive"),
         (["sweep", "fake", "--profile", "ci", "--executor", "mpi"], "invalid choice: 'mpi'"),
         (["sweep", "fake", "--profile", "ci", "--workers", "0"], "workers must be a positive"),
-        (["sweep", "fake", "--executor", "submitit", "--submitit-param", "bogus=1"], "submitit_parameters"),
+        (["sweep", "fake", "--profile", "ci", "--device", "tpu"], "device must be 'cpu', 'cuda' or 'cuda:N'"),
+        (["sweep", "fake", "--executor", "submitit", "--submitit-param", "bogus_key=1"],
+         "submitit_parameters: Unknown executor 'bogus'"),
     ],
 )
 def test_command_line_rejects_bad_input(argv, message, fake_experiments, capsys, tmp_path):
-    with pytest.raises(SystemExit) as exit_info:
-        main([*argv, "--out", str(tmp_path / "x.jsonl"), "--submitit-folder", str(tmp_path / "logs")])
-    assert exit_info.value.code == 2 and message in capsys.readouterr().err
-    assert not (tmp_path / "x.jsonl").exists()
+    logs = tmp_path / "logs"
+    assert status_of([*argv, "--out", str(tmp_path / "x.jsonl"), "--submitit-folder", str(logs)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert not (tmp_path / "x.jsonl").exists() and not logs.exists()  # issue 17 item 8: no folder left behind
+
+
+class _FailingOs:
+    """The ``os`` module, except that one function raises ``OSError(code)``."""
+
+    def __init__(self, name: str, code: int):
+        self._name, self._code = name, code
+
+    def __getattr__(self, attribute):
+        if attribute == self._name:
+            def fail(*args, **kwargs):
+                raise OSError(self._code, os.strerror(self._code), str(args[0]) if self._name == "open" else None)
+            return fail
+        return getattr(os, attribute)
+
+
+@pytest.mark.parametrize("case", ["directory", "read-only filesystem", "full disk", "bad profile variable",
+                                  "not a results file"])
+def test_command_line_user_errors_are_one_line_with_status_2(case, fake_experiments, capsys, tmp_path, monkeypatch):
+    """Issue 17 item 8: no traceback, one line on stderr, exit status 2."""
+    from errno import ENOSPC, EROFS
+
+    from sparse_attention_lab.runs import results
+
+    out = tmp_path / "x.jsonl"
+    argv = ["sweep", "fake", "--profile", "ci", "--seeds", "1", "--out", str(out)]
+    expected = {"directory": "is a directory", "read-only filesystem": "Read-only file system",
+                "full disk": f"No space left on device: {out}", "bad profile variable": "Unknown compute profile 'bogus'",
+                "not a results file": "line 1: not a run record (a JSON int"}[case]
+    if case == "directory":
+        argv[-1] = str(tmp_path)
+    elif case == "read-only filesystem":
+        monkeypatch.setattr(results, "os", _FailingOs("open", EROFS))
+    elif case == "full disk":
+        monkeypatch.setattr(results, "os", _FailingOs("write", ENOSPC))
+    elif case == "bad profile variable":
+        monkeypatch.setenv("SAL_PROFILE", "bogus")
+        argv = ["list"]
+    else:
+        out.write_text("42\n")
+    assert status_of(argv) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "run/s]" not in line]
+    assert len(lines) == 1 and expected in lines[0]  # one line, below the progress bar if there was one
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"name_or_configs": "nope"}, "Unknown sweep 'nope'; known sweeps: fake, slow"),
+        ({"name_or_configs": "nope"}, "unknown sweep 'nope'; known sweeps: fake, slow"),
         ({"name_or_configs": "fake", "profile": "huge"}, "Unknown compute profile 'huge'"),
-        ({"seeds": 0}, "seeds must be a positive number"),
+        ({"name_or_configs": "fake", "profile": 5}, "profile must be a profile name"),
+        ({"seeds": 0}, "seeds must be a positive integer"),
+        ({"seeds": 2.0}, "seeds must be a positive count or a list"),
         ({"seeds": [0, -1]}, "seeds must be non-negative integers"),
         ({"seeds": [1, 1]}, "seeds must not repeat"),
         ({"name_or_configs": [{"T": 2}, {"T": 2}]}, r"configs\[1\] repeats configs\[0\]"),
@@ -221,6 +429,7 @@ def test_command_line_rejects_bad_input(argv, message, fake_experiments, capsys,
         ({"executor": "mpi"}, "executor must be one of inline, process, submitit"),
         ({"run": None}, "run and out are required"),
         ({"run": lambda config, seeds: [], "executor": "process"}, "run must be a module-level function"),
+        ({"device": "tpu"}, "device must be"),
     ],
 )
 def test_run_sweep_rejects_bad_input(kwargs, message, fake_experiments, tmp_path):
@@ -231,22 +440,44 @@ def test_run_sweep_rejects_bad_input(kwargs, message, fake_experiments, tmp_path
 
 
 def test_a_real_regression_sweep_records_escape_and_divergence(tmp_path):
-    """Two tiny Transformer configs, one with a learning rate that makes the loss blow up."""
+    """Tiny Transformer configs: one learns, one's learning rate blows the loss up, one's loss is
+    not finite from the start (issue 17 item 1: that job used to fail)."""
     from sparse_attention_lab.experiments import regression
 
     tiny = {"T": 8, "d": 2, "n_layers": 1, "n_heads": 1, "d_model": 8, "d_qk": 8,
             "max_steps": 10, "eval_every": 5, "eval_size": 32}
-    configs = [{**tiny, "lr": 1e-3}, {**tiny, "lr": 1e8}]
+    configs = [{**tiny, "lr": 1e-3}, {**tiny, "lr": 1e8}, {**tiny, "readout_init": 1e30}]
     out = tmp_path / "tiny.jsonl"
     records = run_sweep(configs, run=regression.run, seeds=2, out=out, progress=False)
-    assert [r["diverged"] for r in records] == [False, False, True, True]
+    assert [r["diverged"] for r in records] == [False, False, True, True, True, True]
     assert all(r["steps"][-1] == 10 for r in records[:2]) and records[0]["test_loss"][0] > 0
+    assert [r["diverged_at"] for r in records[4:]] == [0, 0] and records[4]["test_loss"] == [None]
+    assert all(0 <= r["diverged_at"] <= 10 for r in records[2:4])
+    assert {r["provenance"]["device"] for r in records} == {"cpu"}
     assert load_results(out) == records
     assert run_sweep(configs, run=regression.run, seeds=2, out=out, progress=False) == records
 
 
-def test_command_line_reports_failed_jobs_with_status_1(tmp_path, fake_experiments, monkeypatch, capsys):
-    monkeypatch.setattr(sweep_helpers, "run", failing_run)
-    monkeypatch.setattr(sweep_helpers, "SWEEPS", {"fake": lambda profile: [{"T": 2, "fail": True}]})
+def test_command_line_reports_failed_jobs_with_status_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(experiments, "SWEEPS", {"fake": experiments.Sweep("fake", lambda p: [{"T": 2, "fail": True}],
+                                                                          failing_run)})
     assert main(["sweep", "fake", "--seeds", "1", "--out", str(tmp_path / "x.jsonl")]) == 1
     assert "1 of 1 jobs failed" in capsys.readouterr().err
+
+
+def test_the_submitit_folder_is_private_and_an_open_one_is_warned_about(tmp_path):
+    """Issue 17 item 9: whoever can write to the folder can run code in the sweep (pickles)."""
+    pytest.importorskip("submitit")
+    import stat
+
+    from sparse_attention_lab.runs import executors
+
+    assert "run code in the sweep" in executors.__doc__
+    folder = tmp_path / "new" / "logs"
+    executors.make_executor("submitit", submitit_folder=folder).shutdown()
+    assert stat.S_IMODE(os.stat(folder).st_mode) == stat.S_IMODE(os.stat(folder.parent).st_mode) == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.warns(UserWarning, match="writable by other users: whoever can write there can run code"):
+        executors.make_executor("submitit", submitit_folder=shared).shutdown()

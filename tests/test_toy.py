@@ -1,6 +1,7 @@
 """The toy model of Eq. 2 and its exact expected loss (sparse_attention_lab.theory.toy)."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -101,3 +102,24 @@ def test_train_sgd_runs_seeds_in_parallel_and_learns():
     # Seeds are independent: seed 1 alone reproduces its row.
     alone = train_sgd(T=8, d=4, seeds=[1], steps=300, lr=0.5, eval_every=50)
     assert alone["loss"][0] == pytest.approx(run["loss"][1], rel=1e-4)
+
+
+def test_hostile_arguments_are_refused_not_reinterpreted():
+    """Issue 17 items 4 and 6: a size guard before allocating; bools and fractional positions refused."""
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"^T is too large: the T \+ d x d parameters of 1,000,000,016 elements"):
+        ToyAttention(10**9, 4)
+    assert time.perf_counter() - start < 0.05
+    W_star = torch.eye(2)
+    with pytest.raises(ValueError, match=r"^p must be a probability in \[0, 1\], got True"):
+        expected_loss(torch.zeros(4), torch.zeros(2, 2), W_star, [-1], p=True)
+    with pytest.raises(ValueError, match=r"^relevant_positions must be integer positions or a boolean mask"):
+        expected_loss(torch.zeros(4), torch.zeros(2, 2), W_star, [1.7])
+    with pytest.raises(ValueError, match=r"^p must be a probability"):
+        SingleLocationRegression(8, 2, p=True)
+    with pytest.raises(ValueError, match=r"^seed must be an integer in \[0, "):
+        SingleLocationRegression(8, 2, seed=1.5)
+    # numpy integers are integers everywhere, and come back as plain ints (JSON-able configs).
+    task = SingleLocationRegression(np.int64(8), np.int32(2), B=np.int64(2), seed=np.int64(3))
+    assert type(task.T) is int and type(task.B) is int and type(task.seed) is int
+    assert task == SingleLocationRegression(8, 2, B=2, seed=3) and ToyAttention(np.int64(8), 2).T == 8

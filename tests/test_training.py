@@ -2,14 +2,16 @@
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 import torch
 
 from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.models import TransformerConfig
+from sparse_attention_lab.runs.results import json_ready
 from sparse_attention_lab.tasks import SingleLocationRegression
+from sparse_attention_lab.training.record import RunRecord
 from sparse_attention_lab.training.trainer import TrainConfig, train
 
 TASK = SingleLocationRegression(T=8, d=4)
@@ -30,7 +32,9 @@ def test_batched_seeds_equal_separate_runs():
 def test_record_is_json_serialisable_and_starts_near_half():
     (record,) = train(TASK, MODEL, QUICK, seeds=[0])
     json.dumps(record)
-    assert record["config"]["train"]["lr"] == QUICK.lr
+    assert set(record) == set(RunRecord.__required_keys__)
+    assert record["settings"]["train"]["lr"] == QUICK.lr and record["settings"]["task"]["T"] == TASK.T
+    assert record["config"] is None and record["device"] == "cpu"
     assert 0.2 < record["test_loss"][0] < 1.0
     assert record["escaped"] is False and record["escape_step"] is None
 
@@ -69,6 +73,22 @@ def test_divergence_is_recorded_not_raised():
     assert record["diverged"] is True
     assert record["escaped"] is False
     assert all(math.isfinite(v) for v in record["test_loss"])
+    assert record["steps"][-1] <= record["diverged_at"] < config.max_steps  # the step it diverged at
+
+
+def test_a_loss_not_finite_from_the_start_is_a_diverged_run():
+    """Issue 17 item 1: recorded as diverged at step 0 (the first loss overflows), not raised."""
+    model = replace(MODEL, readout_init=1e30)
+    (record,) = train(TASK, model, QUICK, seeds=[0])
+    assert record["diverged"] and record["diverged_at"] == 0
+    assert record["escape_step"] is None and not record["escaped"] and record["steps"] == [0]
+    json.dumps(json_ready(record), allow_nan=False)
+
+
+def test_the_config_given_is_the_record_config():
+    config = {"anything": "flat", "T": 8}
+    records = train(TASK, MODEL, QUICK, seeds=[0, 1], config=config)
+    assert [r["config"] for r in records] == [config, config] and records[0]["config"] is not config
 
 
 def test_schedule_overrides_the_task_per_model_and_callback_stops():
@@ -132,7 +152,10 @@ def test_cross_entropy_objective_reaches_accuracy_level():
     ("overrides", "name"),
     [({"lr": -1e-3}, "lr"), ({"optimizer": "adamw"}, "optimizer"), ({"objective": "l1"}, "objective"),
      ({"max_steps": 0}, "max_steps"), ({"escape_fraction": 1.5}, "escape_fraction"),
-     ({"escape_accuracy": 0.05}, "escape_accuracy")],
+     ({"escape_accuracy": 0.05}, "escape_accuracy"),
+     # Issue 17 items 4 and 6: bools are not numbers, NaN never stops, 10^9 sequences are refused at once.
+     ({"lr": True}, "lr"), ({"stop_margin": math.nan}, "stop_margin"), ({"progress": "no"}, "progress"),
+     ({"eval_size": 10**9}, "eval_size is too large")],
 )
 def test_invalid_train_config_raises_before_training(overrides, name):
     with pytest.raises(ValueError, match=name):
@@ -144,3 +167,7 @@ def test_invalid_seeds_raise():
         train(TASK, MODEL, QUICK, seeds=[])
     with pytest.raises(ValueError, match="seeds"):
         train(TASK, MODEL, QUICK, seeds=[1, 1])
+    # Issue 17 item 6: seed 1.7 used to run seed 1, "01" seeds 0 and 1, -1 a numpy error.
+    for seeds in ([1.7], [-1], "01", [True]):
+        with pytest.raises(ValueError, match=r"^seeds must be"):
+            train(TASK, MODEL, QUICK, seeds=seeds)

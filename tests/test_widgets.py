@@ -1,11 +1,16 @@
-"""Live explorers: sliders redraw the same figure; chapter 2's frame follows the reduced flow."""
+"""Live explorers: sliders redraw the same figure; chapter 2's frame follows the reduced flow;
+the attention viewer redraws only what moves."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+import PIL.Image
 import pytest
 
 from sparse_attention_lab.theory.reduced import plateau_length
+from sparse_attention_lab.views.attention_maps import AttentionViewer
 from sparse_attention_lab.views.live_explorer import LiveExplorer
 from sparse_attention_lab.views.repetition import (
     repetition_explorer,
@@ -87,3 +92,27 @@ def test_repetition_frame_extends_its_horizon_when_the_plateau_outlasts_the_pred
     measured, predicted = frame.markers["measured plateau"], frame.markers["predicted (linearization)"]
     assert predicted < measured < frame.x[-1]
     assert measured == pytest.approx(plateau_length(128, 16, 1, 0.9), rel=1e-3)
+
+
+def test_controls_wrap_and_images_keep_their_natural_size():
+    explorer = LiveExplorer({"T": [10, 30, 60], "d": [1, 2]}, drop_at, PANELS, x_label="time")
+    row = explorer.widget.children[0]
+    assert row.layout.flex_flow == "row wrap" and list(row.children) == list(explorer.controls.values())
+    width = round(explorer.figure.get_figwidth() * explorer.figure.dpi)
+    for image in (explorer.image, explorer.legend):
+        assert (image.layout.width, image.layout.max_width) == (f"{width}px", "100%")
+
+
+def test_viewer_redraws_only_what_moves_and_matches_a_full_drawing():
+    rng = np.random.default_rng(0)
+    maps = rng.dirichlet(np.ones(7), size=(5, 2, 2, 7))  # (checkpoints, layers, heads, T, T)
+    record = {"steps": [0, 10, 20, 30, 40], "test_acc": [0.1, 0.2, 0.5, 0.8, 0.9],
+              "train_acc": [0.1, 0.3, 0.6, 0.9, 0.95], "probes": {"maps": maps.tolist()}}
+    viewer = AttentionViewer(record, [1, 5, 2, 6, 3, 7, 2])
+    viewer.slider.value = 4  # the marker at the right end, away from the legend it is drawn over
+    blitted = np.asarray(PIL.Image.open(io.BytesIO(viewer.image.value)))
+    full = io.BytesIO()
+    viewer.title.set_animated(False)  # matplotlib leaves animated figure titles out of a full drawing
+    viewer.figure.savefig(full, format="png", dpi=viewer.figure.dpi)  # every artist drawn afresh
+    assert np.array_equal(blitted, np.asarray(PIL.Image.open(full)))
+    assert viewer.status.value == "step 40: test accuracy 0.90, training distribution 0.95"

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.models import TransformerConfig
 from sparse_attention_lab.profiles import Profile
 from sparse_attention_lab.tasks import AssociativeRecall
-from sparse_attention_lab.training.probes import RecallProbe
-from sparse_attention_lab.training.trainer import Callback, TrainConfig, train
+from sparse_attention_lab.training.record import RunRecord
+from sparse_attention_lab.training.trainer import Callback, Probe, TrainConfig, train
 
 TASK_FIELDS = ("n_pairs", "n_tokens", "B", "p", "placement", "task_seed")
 MODEL_FIELDS = tuple(
@@ -68,28 +68,28 @@ def build(config: dict) -> tuple[AssociativeRecall, TransformerConfig, TrainConf
 
 
 def run(
-    config: dict, seeds: list[int], probe: RecallProbe | None = None, callback: Callback | None = None
-) -> list[dict]:
-    """Train the run of ``config`` for every seed (all at once); one record per seed.
+    config: dict, seeds: list[int], *, probe: Probe | None = None, callback: Callback | None = None,
+    device: str | None = None,
+) -> list[RunRecord]:
+    """Train the run of ``config`` for every seed (all at once); one record per seed, whose
+    ``config`` is ``config`` (see :mod:`sparse_attention_lab.training.record`).
 
-    Each record is :func:`~sparse_attention_lab.training.trainer.train`'s, with ``config`` the dict
-    given here (the sweep key) and ``settings`` the full task, model and training description.
-    ``probe`` (e.g. a :class:`~sparse_attention_lab.training.probes.RecallProbe`) is logged at every
-    evaluation; ``callback`` is passed to the trainer (a live panel).
+    ``probe`` (e.g. a :class:`~sparse_attention_lab.training.probes.RecallProbe`) is logged at
+    every evaluation; ``callback`` goes to the trainer (a live panel); ``device`` overrides the
+    config's (where a run trains does not change what it is).
     """
     task, model, training = build(config)
-    records = train(task, model, training, seeds, probe=probe, callback=callback)
-    for record in records:
-        record["settings"], record["config"] = record["config"], dict(config)
-    return records
+    if device is not None:
+        training = replace(training, device=device)
+    return train(task, model, training, seeds, probe=probe, callback=callback, config=config)
 
 
 def emergence_rows(records: Iterable[dict], accuracy: float, curve: str = "test") -> list[dict]:
     """One row per record: its config merged with :data:`DEFAULTS`, seed, and emergence step.
 
     ``emergence`` is the interpolated step at which accuracy (``curve``: ``"test"``, without
-    repetition, or ``"train"``, the training distribution) first reaches ``accuracy``, ``None``
-    if never within the run.
+    repetition, or ``"train"``, the training distribution) first reaches ``accuracy``,
+    ``math.inf`` if never within the run.
     """
     return [
         {**DEFAULTS, **r["config"], "seed": r["seed"], "diverged": r["diverged"],

@@ -19,42 +19,41 @@ Three schedules:
   is still near its initial value and has stopped moving, it raises repetition; once the
   transition is detected it lowers repetition for good.
 
-:func:`scheduled_reduced_flow` integrates the 3-variable reduced dynamics of App. A.4 with a
-repetition probability ``p(t)`` chosen by any of these schedules.
+:func:`~sparse_attention_lab.theory.reduced.scheduled_reduced_flow` integrates the reduced
+dynamics of App. A.4 under any of them; :func:`run_scheduled` trains Transformers under one,
+and :data:`SWEEPS` holds chapter 5's Transformer runs as named sweeps.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from dataclasses import field as dataclass_field
 from typing import Any
 
 import numpy as np
 
-from sparse_attention_lab.models import TransformerConfig
-from sparse_attention_lab.tasks import AssociativeRecall, SingleLocationRegression
+from sparse_attention_lab.experiments import recall, regression
+from sparse_attention_lab.profiles import Profile
+from sparse_attention_lab.tasks import checks
 from sparse_attention_lab.theory.reduced import History
-from sparse_attention_lab.training.trainer import TrainConfig, train
+from sparse_attention_lab.training.record import RunFunction, RunRecord
+from sparse_attention_lab.training.trainer import Callback, Probe, train
 
 FIELDS = ("p", "B")
 
 
 def _check_value(name: str, value: float, field_name: str) -> None:
     """Raise ``ValueError`` naming ``name`` when ``value`` is not a valid ``p`` or ``B``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}.")
-    if field_name == "p" and not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1] for field 'p', got {value!r}.")
-    if field_name == "B" and value < 1:
-        raise ValueError(f"{name} must be at least 1 for field 'B', got {value!r}.")
+    if field_name == "p":
+        checks.probability(name, value, why="field 'p'")
+    else:
+        checks.real(name, value, at_least=1, why="field 'B'")
 
 
 def _check_field(field_name: str) -> None:
-    if field_name not in FIELDS:
-        raise ValueError(f"field must be one of {FIELDS}, got {field_name!r}.")
+    checks.choice("field", field_name, FIELDS)
 
 
 @dataclass
@@ -89,8 +88,7 @@ class SwitchSchedule:
         _check_field(self.field)
         _check_value("before", self.before, self.field)
         _check_value("after", self.after, self.field)
-        if not (math.isfinite(self.switch_step) and self.switch_step >= 0):
-            raise ValueError(f"switch_step must be finite and >= 0, got {self.switch_step!r}.")
+        checks.real("switch_step", self.switch_step, at_least=0)
 
     def __call__(self, step: float, history: History) -> dict[str, float]:
         return {self.field: self.before if step < self.switch_step else self.after}
@@ -137,15 +135,11 @@ class AdaptiveSchedule:
         _check_field(self.field)
         _check_value("high", self.high, self.field)
         _check_value("low", self.low, self.field)
-        if not 0.0 < self.escaped_below < self.stuck_above:
-            raise ValueError(
-                "escaped_below must satisfy 0 < escaped_below < stuck_above, got "
-                f"escaped_below={self.escaped_below!r}, stuck_above={self.stuck_above!r}."
-            )
-        if not self.flat_drop > 0:
-            raise ValueError(f"flat_drop must be positive, got {self.flat_drop!r}.")
-        if isinstance(self.min_evals, bool) or not isinstance(self.min_evals, int) or self.min_evals < 2:
-            raise ValueError(f"min_evals must be an integer >= 2, got {self.min_evals!r}.")
+        checks.boolean("maximize", self.maximize)
+        stuck_above = checks.real("stuck_above", self.stuck_above, above=0)
+        checks.real("escaped_below", self.escaped_below, above=0, below=stuck_above, why="below stuck_above")
+        checks.real("flat_drop", self.flat_drop, above=0)
+        checks.integer("min_evals", self.min_evals, minimum=2)
 
     def reset(self) -> None:
         """Forget the run seen so far (back to ``"watch"``)."""
@@ -213,40 +207,37 @@ def schedule_to_config(schedule: ConstantSchedule | SwitchSchedule | AdaptiveSch
     raise ValueError(f"schedule must be one of {sorted(SCHEDULES)} schedules, got {schedule!r}.")
 
 
-# --- The reduced dynamics with a time-varying p (App. A.4, PAPER.md section 5) -------------
+# --- Chapter 5's Transformer runs, as named sweeps -----------------------------------------
+
+EXPERIMENTS = {"recall": recall, "regression": regression}
+"""The experiments whose flat configs :func:`run_scheduled` trains under a schedule."""
 
 
-# --- Transformer runs under a schedule, for sweeps ------------------------------------------
+def run_scheduled(
+    config: Mapping[str, Any], seeds: Sequence[int], *, probe: Probe | None = None,
+    callback: Callback | None = None, device: str | None = None,
+) -> list[RunRecord]:
+    """Train an experiment's config under a repetition schedule; one record per seed.
 
-TASKS = {"recall": AssociativeRecall, "regression": SingleLocationRegression}
-
-
-def run_scheduled(config: Mapping[str, Any], seeds: Sequence[int]) -> list[dict]:
-    """Train Transformers under a repetition schedule; one record per seed (a sweep's ``run``).
-
-    ``config`` is JSON-able: ``{"task": {"kind": "recall", "n_pairs": 8, "n_tokens": 32},
-    "model": {...}, "train": {...}, "schedule": {"kind": "adaptive", ...}}`` where ``model``
-    holds :class:`~sparse_attention_lab.models.TransformerConfig` fields but ``d_in``/``d_out``
-    (set from the task) and ``train`` those of :class:`~sparse_attention_lab.training.trainer.TrainConfig`.
-    Every seed gets its own copy of the schedule. Records carry ``config["schedule"]``.
+    ``config`` is an experiment's flat config (:mod:`~sparse_attention_lab.experiments.recall` or
+    :mod:`~sparse_attention_lab.experiments.regression`) with two more keys: ``"experiment"``
+    (a key of :data:`EXPERIMENTS`) and ``"schedule"`` (a dict for :func:`schedule_from_config`).
+    Every seed gets its own copy of the schedule. ``probe``, ``callback`` and ``device`` as for
+    the experiments' ``run``.
     """
-    missing = {"task", "model", "train", "schedule"} - set(config)
-    if missing:
-        raise ValueError(f"config is missing {sorted(missing)}.")
-    task_spec = dict(config["task"])
-    kind = task_spec.pop("kind", None)
-    if kind not in TASKS:
-        raise ValueError(f"config['task']['kind'] must be one of {sorted(TASKS)}, got {kind!r}.")
-    task = TASKS[kind](**task_spec)
-    if kind == "recall":
-        width = {"d_in": task.n_tokens, "d_out": task.n_tokens, "input_kind": "onehot"}
-    else:
-        width = {"d_in": task.input_dim, "d_out": task.d}
-    model = TransformerConfig(**width, **config["model"])
-    records = train(task, model, TrainConfig(**config["train"]), seeds, schedule_from_config(config["schedule"]))
-    for record in records:
-        record["config"] = {**record["config"], "schedule": dict(config["schedule"])}
-    return records
+    spec = dict(config)
+    kind, schedule = spec.pop("experiment", None), spec.pop("schedule", None)
+    if kind not in EXPERIMENTS:
+        raise ValueError(f"config['experiment'] must be one of {sorted(EXPERIMENTS)}, got {kind!r}.")
+    if not isinstance(schedule, Mapping):
+        raise ValueError(f"config['schedule'] must be a schedule dict (kind and fields), got {schedule!r}.")
+    task, model, training = EXPERIMENTS[kind].build(spec)
+    if probe is None and spec.get("probe_attention"):  # a regression config's run field
+        probe = regression.relevant_attention_probe(task)
+    if device is not None:
+        training = replace(training, device=device)
+    return train(task, model, training, list(seeds), schedule_from_config(schedule), callback, probe,
+                 config=config)
 
 
 def recall_schedule_configs(sizes: Mapping[str, Any]) -> list[dict]:
@@ -256,13 +247,43 @@ def recall_schedule_configs(sizes: Mapping[str, Any]) -> list[dict]:
     switch from the largest ``B`` to 1 at ``sizes["switch_step"]``, and the adaptive controller
     between 1 and the largest ``B``, watching the test accuracy (no repetition).
     """
-    task = {"kind": "recall", "n_pairs": sizes["n_pairs"], "n_tokens": sizes["n_tokens"]}
+    base = {"experiment": "recall", "n_pairs": sizes["n_pairs"], "n_tokens": sizes["n_tokens"],
+            **sizes["model"], **sizes["train"]}
     high = max(sizes["B"])
     schedules = [ConstantSchedule(b, field="B") for b in sizes["B"]]
     schedules.append(SwitchSchedule(high, 1, sizes["switch_step"], field="B"))
     schedules.append(AdaptiveSchedule(high, low=1, field="B", signal="test_acc", maximize=True))
-    return [
-        {"task": task, "model": dict(sizes["model"]), "train": dict(sizes["train"]),
-         "schedule": schedule_to_config(s)}
-        for s in schedules
-    ]
+    return [{**base, "schedule": schedule_to_config(s)} for s in schedules]
+
+
+def beyond_ar(profile: Profile) -> list[dict]:
+    """Chapter 5: schedules of in-context repetition on associative recall (:func:`recall_schedule_configs`)."""
+    return recall_schedule_configs(profile.sizes("beyond_ar"))
+
+
+def forecast_regression(profile: Profile) -> list[dict]:
+    """Chapter 5: chapter 3's ``fig3`` model (without its attention probe) at the ``(T, d)`` of
+    ``profile.sizes("beyond_forecast")["transformer_predict"]``, outside the grid the law is fitted on."""
+    base = profile.sizes("regression_transformer")
+    return [{**base, "T": T, "d": d} for T, d in profile.sizes("beyond_forecast")["transformer_predict"]]
+
+
+def forecast_recall(profile: Profile) -> list[dict]:
+    """Chapter 5: chapter 4's ``ar_grid`` model at the ``(n_pairs, n_tokens)`` of
+    ``profile.sizes("beyond_forecast")["recall_predict"]``, with the step cap ``recall_max_steps``."""
+    s = profile.sizes("beyond_forecast")
+    base = {**profile.sizes("recall_transformer"), "max_steps": s["recall_max_steps"]}
+    return [{**base, "n_pairs": n_pairs, "n_tokens": n_tokens} for n_pairs, n_tokens in s["recall_predict"]]
+
+
+def _forecast_seeds(key: str) -> Callable[[Profile], int]:
+    return lambda profile: int(profile.sizes("beyond_forecast")[key])
+
+
+SWEEPS: dict[str, tuple[Callable[[Profile], list[dict]], RunFunction, Callable[[Profile], int] | None]] = {
+    "beyond_ar": (beyond_ar, run_scheduled, None),
+    "beyond_forecast_regression": (forecast_regression, regression.run, _forecast_seeds("transformer_seeds")),
+    "beyond_forecast_recall": (forecast_recall, recall.run, _forecast_seeds("recall_seeds")),
+}
+"""Chapter 5's named sweeps: name -> (configs of a profile, the run that trains them, seeds per
+config of a profile, ``None`` for ``profiles.SIZES[name]["seeds"]``)."""

@@ -1,1 +1,2 @@
-"""Grids of runs: the sweep loop with provenance and resume, JSON-lines results files, executors."""
+"""Grids of runs: the sweep loop, its time estimate, provenance (written and described), JSON-lines
+results files, executors."""

@@ -1,23 +1,24 @@
 """Results files: JSON lines, one finished run per line, safe against kills and second writers.
 
-**Format.** JSON lines, by default ``book/data/<name>_<profile>.jsonl``. Each line is the
-experiment's record plus two fields: ``sweep`` (sweep name, the config as submitted and the
-seed: the resume key) and ``provenance`` (command line, profile, git commit and whether tracked
-files had uncommitted changes, package, torch and Python versions, device, host and CPU of the
-worker, when the sweep started and the run finished, and the wall time of the job that trained
-the run together with the seeds it trained). Non-finite numbers (the loss of a diverged run)
-are written as ``null``, so every line is strict JSON; a diverged run is a record like any other.
+**Format.** JSON lines, by default ``book/data/<name>_<profile>.jsonl``. Each line is one
+:class:`~sparse_attention_lab.training.record.RunRecord` (a JSON object whose ``config`` is the
+run's flat config and ``seed`` its seed) with its ``provenance`` (see
+:mod:`sparse_attention_lab.runs.provenance`). Lines are strict JSON, UTF-8: non-finite numbers
+(the loss of a diverged run) are written as ``null``, and a file holding ``NaN`` or
+``Infinity`` tokens is refused. A diverged run is a record like any other.
 
 **Crash safety.** Each line is written in full to a file opened for appending, then flushed to
 disk (``fsync``), and the sweep holds an exclusive lock on the file (POSIX ``flock``) so that two
-sweeps never write to it at once. A kill (even ``SIGKILL``) can at worst
-leave an incomplete last line: :func:`load_results` warns about it and skips it, and the next
-sweep on that file cuts it off before appending.
+sweeps never write to it at once. A kill (even ``SIGKILL``) can at worst leave an incomplete
+last line: :func:`load_results` warns about it and skips it, and the next sweep on that file cuts
+it off before appending. A last record that lacks only its newline is complete: it is loaded,
+and the next sweep ends its line before appending. A file that is not a results file is
+refused before anything is written to it.
 
-**Resume.** A run is identified by the canonical JSON of its config (sorted keys) and its seed.
-Runs already in the results file are skipped, so running the same command again finishes an
-interrupted sweep without repeating or losing a finished run. Changing a config (for example
-``--max-steps``) makes new runs.
+**Resume.** A run is identified by the canonical JSON of its config (sorted keys) and its seed
+(:func:`run_key`). Runs already in the results file are skipped, so running the same command
+again finishes an interrupted sweep without repeating or losing a finished run. Changing a
+config (for example ``--max-steps``) makes new runs.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,80 +60,152 @@ def config_key(config: Mapping[str, Any]) -> str:
     return json.dumps(json_ready(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def load_results(path: str | os.PathLike) -> list[dict]:
-    """The records of a JSON-lines results file, in file order ([] if it does not exist).
+def run_key(record: Mapping[str, Any]) -> tuple[str, int]:
+    """The resume key of a run record: (canonical JSON of its ``config``, its ``seed``)."""
+    return config_key(record["config"]), record["seed"]
 
-    An incomplete last line (a write cut by a kill) is reported with a warning and skipped;
-    an invalid line anywhere else raises ``ValueError`` with its line number.
+
+class _NotStrict(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotStrict(f"{name} is not strict JSON")
+
+
+def _parse_line(line: bytes) -> Any:
+    """One line as strict JSON; ``UnicodeDecodeError``, ``json.JSONDecodeError`` or ``_NotStrict``."""
+    return json.loads(line.decode("utf-8"), parse_constant=_refuse_constant)
+
+
+def _check_record(value: Any) -> str | None:
+    """Why ``value`` is not a run record, or ``None`` if it is one."""
+    if not isinstance(value, dict):
+        return f"not a run record (a JSON {type(value).__name__}, not an object)"
+    if not isinstance(value.get("config"), dict):
+        return "not a run record (no 'config' object)"
+    seed = value.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        return f"not a run record ('seed' is {seed!r}, not a non-negative integer)"
+    return None
+
+
+@dataclass(frozen=True)
+class _Contents:
+    records: list[dict]
+    cut_at: int | None  # offset of an incomplete last line (a write cut by a kill), if any
+    unterminated: bool  # the last line is a complete record without its newline
+
+
+def _is_regular_file(path: Path) -> bool:
+    return stat.S_ISREG(os.stat(path).st_mode)
+
+
+def _check_path(path: Path) -> None:
+    """``ValueError`` when ``path`` exists and is not a regular file (a directory, ``/dev/zero``...)."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a results file.")
+    if path.exists() and not _is_regular_file(path):
+        raise ValueError(f"{path} is not a regular file, so not a results file.")
+
+
+def _read(path: Path, data: bytes) -> _Contents:
+    """Parse the bytes of a results file; ``ValueError`` naming the line that is not a record."""
+    lines = data.split(b"\n")  # the last item is b"" when the file ends with a newline
+    records: list[dict] = []
+    offset = 0
+    for number, line in enumerate(lines, start=1):
+        last = number == len(lines)
+        if line.strip():
+            try:
+                value = _parse_line(line)
+            except json.JSONDecodeError as error:
+                if last and line.lstrip().startswith(b"{"):  # no newline after it: a write cut short
+                    return _Contents(records, offset, False)
+                raise ValueError(f"{path}, line {number}: not valid JSON ({error}).") from None
+            except UnicodeDecodeError as error:
+                raise ValueError(f"{path}, line {number}: not UTF-8 text ({error.reason}).") from None
+            except _NotStrict as error:
+                raise ValueError(f"{path}, line {number}: {error} (results files hold null there).") from None
+            problem = _check_record(value)
+            if problem is not None:
+                raise ValueError(f"{path}, line {number}: {problem}.")
+            records.append(value)
+        offset += len(line) + 1
+    return _Contents(records, None, bool(lines[-1].strip()))
+
+
+def load_results(path: str | os.PathLike) -> list[dict]:
+    """The run records of a JSON-lines results file, in file order ([] if it does not exist).
+
+    An incomplete last line (a write cut by a kill) is reported with a warning and skipped.
+    ``ValueError``, naming the file and line, for a path that is not a regular file and for a
+    line that is not UTF-8, not strict JSON, or not a run record.
     """
     path = Path(path)
     if not path.exists():
         return []
-    lines = path.read_bytes().split(b"\n")
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            if number == len(lines):  # no newline after it: the last write never finished
-                warnings.warn(
-                    f"{path}: skipped an incomplete last line ({len(line)} bytes, "
-                    "probably a sweep killed while writing).",
-                    stacklevel=2,
-                )
-                break
-            raise ValueError(f"{path}, line {number}: not valid JSON ({error}).") from None
-    return records
-
-
-def run_key(record: Mapping[str, Any]) -> tuple[str, int] | None:
-    """The resume key (config key, seed) of a results-file record, or ``None`` if it has none."""
-    sweep = record.get("sweep")
-    source = sweep if isinstance(sweep, Mapping) else record
-    if not isinstance(source.get("config"), Mapping) or not isinstance(source.get("seed"), int):
-        return None
-    return config_key(source["config"]), source["seed"]
+    _check_path(path)
+    contents = _read(path, path.read_bytes())
+    if contents.cut_at is not None:
+        warnings.warn(
+            f"{path}: skipped an incomplete last line, probably a sweep killed while writing.",
+            stacklevel=2,
+        )
+    return contents.records
 
 
 class ResultsFile:
-    """A JSON-lines results file opened for appending, locked against a second writer."""
+    """A JSON-lines results file opened for appending, locked against a second writer.
+
+    Opening checks the whole file first: ``ValueError`` (and the file left as it was) if it is
+    not a results file; ``RuntimeError`` if another sweep holds it.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        _check_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if fcntl is not None:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(self._fd)
-                raise RuntimeError(f"another sweep is writing to {self.path}; wait for it.") from None
-        self._cut_incomplete_tail()
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if not stat.S_ISREG(os.fstat(self._fd).st_mode):  # replaced since the check above
+                raise ValueError(f"{self.path} is not a regular file, so not a results file.")
+            if fcntl is not None:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise RuntimeError(f"another sweep is writing to {self.path}; wait for it.") from None
+            self._repair_tail()
+        except BaseException:
+            os.close(self._fd)
+            raise
 
-    def _cut_incomplete_tail(self) -> None:
-        """Drop bytes after the last newline: the remains of a write cut by a kill."""
+    def _repair_tail(self) -> None:
+        """Cut an incomplete last line (the remains of a write cut by a kill), or end a complete
+        last record's line, after checking that every other line is a record."""
         size = os.fstat(self._fd).st_size
         if size == 0:
             return
-        with open(self.path, "rb") as f:
-            data = f.read()
-        complete = data.rfind(b"\n") + 1
-        if complete < size:
-            warnings.warn(
-                f"{self.path}: removed an incomplete last line ({size - complete} bytes).",
-                stacklevel=3,
-            )
-            os.truncate(self.path, complete)
+        contents = _read(self.path, os.pread(self._fd, size, 0))
+        if contents.cut_at is not None:
+            warnings.warn(f"{self.path}: removed an incomplete last line ({size - contents.cut_at} bytes).",
+                          stacklevel=3)
+            os.ftruncate(self._fd, contents.cut_at)
+        elif contents.unterminated:
+            self._write(b"\n")
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
+        except OSError as error:  # a full disk, say: name the file
+            raise OSError(error.errno, error.strerror, str(self.path)) from None
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write ``record`` as one complete line and flush it to disk."""
-        line = (json.dumps(json_ready(record), allow_nan=False) + "\n").encode()
-        view = memoryview(line)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        os.fsync(self._fd)
+        self._write((json.dumps(json_ready(record), allow_nan=False) + "\n").encode())
 
     def close(self) -> None:
         os.close(self._fd)  # also releases the lock

@@ -30,12 +30,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from sparse_attention_lab.tasks import checks
+from sparse_attention_lab.tasks.device import on_device, sampling_device
+
 PLACEMENTS = ("at_least_once", "bernoulli")
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -57,21 +55,24 @@ class AssociativeRecall:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check_positive_int("n_pairs", self.n_pairs)
-        _check_positive_int("n_tokens", self.n_tokens)
-        if self.n_pairs >= self.n_tokens:
+        n_pairs = checks.positive_int("n_pairs", self.n_pairs)
+        n_tokens = checks.positive_int("n_tokens", self.n_tokens)
+        checks.elements("n_tokens", n_tokens, "the vocabulary's permutation")
+        if n_pairs >= n_tokens:
             raise ValueError(
                 f"n_pairs ({self.n_pairs}) must be smaller than n_tokens ({self.n_tokens}): the keys "
                 "other than the query are drawn without replacement from n_tokens - 1 tokens."
             )
-        if isinstance(self.B, bool) or not isinstance(self.B, (int, float)) or not 1 <= self.B <= self.n_pairs:
-            raise ValueError(f"B must be a number with 1 <= B <= n_pairs ({self.n_pairs}), got {self.B!r}.")
-        if isinstance(self.p, bool) or not isinstance(self.p, (int, float)) or not 0.0 <= self.p <= 1.0:
-            raise ValueError(f"p must be a probability in [0, 1], got {self.p!r}.")
-        if self.placement not in PLACEMENTS:
-            raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}.")
+        checked = {
+            "n_pairs": n_pairs,
+            "n_tokens": n_tokens,
+            "B": checks.real("B", self.B, at_least=1, at_most=n_pairs, why="1 <= B <= n_pairs"),
+            "p": checks.probability("p", self.p),
+            "placement": checks.choice("placement", self.placement, PLACEMENTS),
+            "seed": checks.seed("seed", self.seed),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
         g = torch.Generator().manual_seed(self.seed)
         repeated = torch.randperm(self.n_tokens, generator=g)[:2].sort().values
         object.__setattr__(self, "repeated_tokens", tuple(int(t) for t in repeated))
@@ -91,34 +92,37 @@ class AssociativeRecall:
         probability[list(self.repeated_tokens)] += self.p / 2
         return probability
 
-    def _query_slots(self, batch_size: int, generator: torch.Generator | None) -> torch.Tensor:
+    def _query_slots(self, batch_size: int, generator: torch.Generator | None, dev: torch.device) -> torch.Tensor:
         """Boolean ``(batch_size, n_pairs)``: the slots that hold the query pair."""
-        u = torch.rand(batch_size, self.n_pairs, generator=generator, dtype=torch.float64)
+        u = torch.rand(batch_size, self.n_pairs, generator=generator, dtype=torch.float64, device=dev)
         if self.placement == "bernoulli":
             return u < self.B / self.n_pairs
         extra = (self.B - 1) / (self.n_pairs - 1) if self.n_pairs > 1 else 0.0
         slots = u < extra
-        forced = torch.randint(self.n_pairs, (batch_size,), generator=generator)
-        slots[torch.arange(batch_size), forced] = True
+        forced = torch.randint(self.n_pairs, (batch_size,), generator=generator, device=dev)
+        slots[torch.arange(batch_size, device=dev), forced] = True
         return slots
 
     def sample(
-        self, batch_size: int, generator: torch.Generator | None = None
+        self, batch_size: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw ``batch_size`` sequences and their targets (on the CPU)."""
-        _check_positive_int("batch_size", batch_size)
-        n, rows = self.n_tokens, torch.arange(batch_size)
-        value_of = torch.rand(batch_size, n, generator=generator).argsort(dim=1)
-        query = torch.randint(n, (batch_size,), generator=generator)
+        """Draw ``batch_size`` sequences and their targets, on ``generator``'s device (else
+        ``device``, else the CPU): a CPU generator gives the same batch anywhere."""
+        batch_size = checks.positive_int("batch_size", batch_size)
+        checks.elements("batch_size", batch_size * self.n_tokens, "a batch's key -> value maps of batch_size x n_tokens")
+        dev = sampling_device(generator, device)
+        n, rows = self.n_tokens, torch.arange(batch_size, device=dev)
+        value_of = torch.rand(batch_size, n, generator=generator, device=dev).argsort(dim=1)
+        query = torch.randint(n, (batch_size,), generator=generator, device=dev)
         if self.p > 0:
-            repeated = torch.tensor(self.repeated_tokens)
-            use_repeated = torch.rand(batch_size, generator=generator, dtype=torch.float64) < self.p
-            pick = repeated[torch.randint(2, (batch_size,), generator=generator)]
+            repeated = on_device(self, "repeated_tokens", dev, lambda: torch.tensor(self.repeated_tokens))
+            use_repeated = torch.rand(batch_size, generator=generator, dtype=torch.float64, device=dev) < self.p
+            pick = repeated[torch.randint(2, (batch_size,), generator=generator, device=dev)]
             query = torch.where(use_repeated, pick, query)
-        slots = self._query_slots(batch_size, generator)
+        slots = self._query_slots(batch_size, generator, dev)
         # Other keys: a random order of the vocabulary with the query pushed to the end, so
         # the first n_pairs entries are distinct tokens different from the query.
-        order_scores = torch.rand(batch_size, n, generator=generator)
+        order_scores = torch.rand(batch_size, n, generator=generator, device=dev)
         order_scores[rows, query] = math.inf
         others = order_scores.argsort(dim=1)[:, : self.n_pairs]
         keys = torch.where(slots, query[:, None], others)

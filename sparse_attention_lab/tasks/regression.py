@@ -21,30 +21,31 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from sparse_attention_lab.tasks import checks
+from sparse_attention_lab.tasks.device import on_device, sampling_device
+
 VERSIONS = ("theory", "transformer")
 POSITIONS = ("random", "fixed")
 TEACHERS = ("gaussian", "unit_columns")
 
 
-def check_sizes(T: int, d: int, B: int = 1, p: float = 0.0) -> None:
-    """Raise ``ValueError`` naming the argument when ``T``, ``d``, ``B`` or ``p`` is invalid."""
-    for name, value in (("T", T), ("d", d), ("B", B)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer, got {value!r}.")
-    if T < 2:
-        raise ValueError(f"T must be at least 2 (one relevant and one irrelevant token), got {T}.")
-    if d < 1:
-        raise ValueError(f"d must be at least 1, got {d}.")
-    if not 1 <= B < T:
-        raise ValueError(f"B must satisfy 1 <= B < T (T={T}), got {B}.")
-    if not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
-        raise ValueError(f"p must be a probability in [0, 1], got {p!r}.")
+def check_sizes(T: int, d: int, B: int = 1, p: float = 0.0) -> tuple[int, int, int, float]:
+    """``(T, d, B, p)`` as plain ``int``/``float``, or ``ValueError`` naming the invalid one.
+
+    ``T >= 2`` (one relevant and one irrelevant token), ``d >= 1``, ``1 <= B < T``, ``p`` a
+    probability; integers may be numpy integers, never bools (see :mod:`.checks`).
+    """
+    T = checks.integer("T", T, minimum=2, why="one relevant and one irrelevant token")
+    d = checks.positive_int("d", d)
+    B = checks.integer("B", B, minimum=1, maximum=T - 1, why=f"B < T = {T}")
+    return T, d, B, checks.probability("p", p)
 
 
 def teacher_matrix(d: int, kind: str = "gaussian", generator: torch.Generator | None = None) -> torch.Tensor:
     """``W*``: entries i.i.d. ``N(0, 1/d)`` (experiments) or unit-norm columns (theory)."""
-    if kind not in TEACHERS:
-        raise ValueError(f"teacher must be one of {TEACHERS}, got {kind!r}.")
+    d = checks.positive_int("d", d)
+    checks.choice("teacher", kind, TEACHERS)
+    checks.elements("d", d * d, "the d x d teacher")
     W = torch.randn(d, d, generator=generator) / math.sqrt(d)
     if kind == "unit_columns":
         W = W / W.norm(dim=0, keepdim=True)
@@ -58,7 +59,9 @@ class SingleLocationRegression:
     ``sample(batch_size, generator)`` returns ``(x, y)`` with ``x`` of shape
     ``(batch_size, T, d)`` (``d + 1`` with the relevant-token feature) and ``y`` of shape
     ``(batch_size, d)``. ``W_star``, the special token and a fixed position are drawn once
-    from ``seed`` so that a task and its :meth:`test_task` share them.
+    from ``seed`` so that a task and its :meth:`test_task` share them. ``signed_repeat`` gives
+    the repeated special token a random sign per sequence, so its targets average to zero: an
+    ablation that removes the constant-output shortcut of cross-sample repetition.
     """
 
     T: int
@@ -70,13 +73,22 @@ class SingleLocationRegression:
     feature: bool = True
     teacher: str = "gaussian"
     seed: int = 0
+    signed_repeat: bool = False
 
     def __post_init__(self) -> None:
-        check_sizes(self.T, self.d, self.B, self.p)
-        if self.version not in VERSIONS:
-            raise ValueError(f"version must be one of {VERSIONS}, got {self.version!r}.")
-        if self.position not in POSITIONS:
-            raise ValueError(f"position must be one of {POSITIONS}, got {self.position!r}.")
+        T, d, B, p = check_sizes(self.T, self.d, self.B, self.p)
+        checked = {
+            "T": T, "d": d, "B": B, "p": p,
+            "version": checks.choice("version", self.version, VERSIONS),
+            "position": checks.choice("position", self.position, POSITIONS),
+            "feature": checks.boolean("feature", self.feature),
+            "teacher": checks.choice("teacher", self.teacher, TEACHERS),
+            "seed": checks.seed("seed", self.seed),
+            "signed_repeat": checks.boolean("signed_repeat", self.signed_repeat),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+        checks.elements("T", T * self.input_dim, f"one sequence of T x {self.input_dim}")
         g = torch.Generator().manual_seed(self.seed)
         W_star = teacher_matrix(self.d, self.teacher, g)
         if self.version == "theory":
@@ -95,37 +107,52 @@ class SingleLocationRegression:
         """Width of a token as fed to a model: ``d``, plus one with the relevant feature."""
         return self.d + int(self.version == "transformer" and self.feature)
 
+    def _check_batch(self, batch_size: int) -> int:
+        """``batch_size`` as an ``int``, refused before allocating a batch above the size limit."""
+        batch_size = checks.positive_int("batch_size", batch_size)
+        shape = f"batch_size x T x {self.input_dim}"
+        checks.elements("batch_size", batch_size * self.T * self.input_dim, f"a batch of {shape}")
+        return batch_size
+
     def test_task(self) -> SingleLocationRegression:
         """The same task (same ``W*``, positions) without repetition: ``B = 1``, ``p = 0``."""
         return replace(self, B=1, p=0.0)
 
-    def relevant_mask(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Boolean ``(batch_size, T)`` mask of the relevant positions."""
-        mask = torch.zeros(batch_size, self.T, dtype=torch.bool)
+    def relevant_mask(
+        self, batch_size: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+    ) -> torch.Tensor:
+        """Boolean ``(batch_size, T)`` mask of the relevant positions (on ``generator``'s device)."""
+        batch_size = self._check_batch(batch_size)
+        dev = sampling_device(generator, device)
+        mask = torch.zeros(batch_size, self.T, dtype=torch.bool, device=dev)
         if self.version == "theory":
             mask[:, self.T - self.B :] = True
         elif self.position == "fixed":
-            mask[:, self.fixed_positions[: self.B]] = True
+            mask[:, on_device(self, "fixed_positions", dev, lambda: self.fixed_positions[: self.B])] = True
         else:
-            scores = torch.rand(batch_size, self.T, generator=generator)
+            scores = torch.rand(batch_size, self.T, generator=generator, device=dev)
             mask.scatter_(1, scores.topk(self.B, dim=1).indices, True)
         return mask
 
     def sample(
-        self, batch_size: int, generator: torch.Generator | None = None
+        self, batch_size: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw ``batch_size`` sequences ``x`` and targets ``y = W* x_rel`` (on the CPU)."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}.")
+        """Draw ``batch_size`` sequences ``x`` and targets ``y = W* x_rel``, on ``generator``'s
+        device (else ``device``, else the CPU): a CPU generator gives the same batch anywhere."""
+        batch_size = self._check_batch(batch_size)
         T, d = self.T, self.d
-        x = torch.randn(batch_size, T, d, generator=generator) / math.sqrt(d)
-        mask = self.relevant_mask(batch_size, generator)
-        x_rel = torch.randn(batch_size, d, generator=generator) / math.sqrt(d)
+        dev = sampling_device(generator, device)
+        x = torch.randn(batch_size, T, d, generator=generator, device=dev) / math.sqrt(d)
+        mask = self.relevant_mask(batch_size, generator, dev)
+        x_rel = torch.randn(batch_size, d, generator=generator, device=dev) / math.sqrt(d)
         if self.p > 0:
-            repeated = torch.rand(batch_size, generator=generator) < self.p
-            x_rel = torch.where(repeated[:, None], self.special_token.expand(batch_size, d), x_rel)
+            repeated = torch.rand(batch_size, generator=generator, device=dev) < self.p
+            special = on_device(self, "special_token", dev, lambda: self.special_token).expand(batch_size, d)
+            if self.signed_repeat:  # (batch, 1) signs +-1
+                special = special * (2 * torch.randint(0, 2, (batch_size, 1), generator=generator, device=dev) - 1)
+            x_rel = torch.where(repeated[:, None], special, x_rel)
         x = torch.where(mask[..., None], x_rel[:, None, :], x)
-        y = x_rel @ self.W_star.T
+        y = x_rel @ on_device(self, "W_star", dev, lambda: self.W_star).T
         if self.input_dim > d:
             x = torch.cat([x, mask[..., None].to(x.dtype)], dim=-1)
         return x, y

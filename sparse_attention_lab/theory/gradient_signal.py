@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sparse_attention_lab.tasks import SingleLocationRegression, check_sizes
+from sparse_attention_lab.tasks import SingleLocationRegression, check_sizes, checks
 from sparse_attention_lab.theory.toy import ToyAttention
 
 
@@ -32,9 +32,8 @@ def relevant_gradient_norm(T: int, d: int) -> float:
 
 def irrelevant_gradient_rms(T: int, d: int, batch_size: int) -> float:
     """Closed form of the RMS Frobenius norm of the irrelevant tokens' mini-batch gradient."""
-    check_sizes(T, d)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}.")
+    T, d, _, _ = check_sizes(T, d)
+    batch_size = checks.positive_int("batch_size", batch_size)
     return math.sqrt((T - 1) / batch_size) / T
 
 
@@ -73,7 +72,8 @@ def initial_gradient(
     irrelevant tokens are zeroed, the irrelevant part the gradient with the relevant token
     zeroed (exact, because the gradient is linear in the tokens at ``W = 0``).
     """
-    check_sizes(T, d)
+    T, d, _, _ = check_sizes(T, d)
+    batch_size, samples = checks.positive_int("batch_size", batch_size), checks.positive_int("samples", samples)
     if samples < batch_size or samples % batch_size:
         raise ValueError(f"samples must be a positive multiple of batch_size={batch_size}, got {samples}.")
     task = SingleLocationRegression(T, d, version="theory", teacher="unit_columns", seed=seed)

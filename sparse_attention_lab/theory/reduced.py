@@ -30,7 +30,6 @@ only; for ``B > 1`` the free model's plateau scales as ``B^-1/2`` instead of ``B
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -40,6 +39,7 @@ import torch
 from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
+from sparse_attention_lab.tasks import checks
 from sparse_attention_lab.tasks.regression import check_sizes, teacher_matrix
 from sparse_attention_lab.theory.toy import alignment, expected_loss
 
@@ -195,14 +195,14 @@ def linear_rate(T: int, d: int, B: int = 1, p: float = 0.0, scores: str = "share
     ``B / (sqrt(d) T)`` without cross-sample repetition (section 4), times
     :func:`repetition_speedup` with it (section 5); free scores divide it by ``sqrt(B)``.
     """
-    _check_scores(scores)
+    checks.choice("scores", scores, SCORES)
     return float(_rates(T, d, B, p, scores))
 
 
 def linearized(t: ArrayLike, T: int, d: int, B: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Closed-form early dynamics ``(w, Delta_a, loss)``: ``sinh(lambda t)``, ``cosh(lambda t) - 1``,
     ``1/2 (1 - lambda sinh(2 lambda t))`` with ``lambda = B / (sqrt(d) T)`` (App. A.3.2)."""
-    _check_setting(T, d, B, 0.0)
+    T, d, B, _ = check_sizes(T, d, B)
     lam = linear_rate(T, d, B)
     t = np.asarray(t, dtype=float)
     return np.sinh(lam * t), np.cosh(lam * t) - 1, 0.5 * (1 - lam * np.sinh(2 * lam * t))
@@ -217,9 +217,8 @@ def escape_time(T: int, d: int, B: int = 1, p: float = 0.0, eps: float = 0.8, sc
     is its ``B = 1`` case without the factor 2 in the logarithm (PAPER.md section 9.1).
     It predicts the scaling, and overestimates the true plateau (Fig. 7).
     """
-    _check_setting(T, d, B, p)
-    if not 0 < eps < 1:
-        raise ValueError(f"eps must lie in (0, 1), got {eps!r}.")
+    T, d, B, p = check_sizes(T, d, B, p)
+    eps = checks.real("eps", eps, above=0, below=1)
     lam = linear_rate(T, d, B, p, scores)
     return math.asinh(eps / lam) / (2 * lam)
 
@@ -398,13 +397,14 @@ def plateau_lengths(
     explicit integration, adaptive step per setting); those with ``p > 0``, stiff, one by one
     with LSODA. Returns an array of the broadcast shape (``math.inf`` where never reached).
     """
-    _check_scores(scores)
-    _check_threshold(threshold)
+    checks.choice("scores", scores, SCORES)
+    checks.real("threshold", threshold, above=0, below=1)
+    shape = np.broadcast_shapes(*(np.shape(v) for v in (T, d, B, p)))
+    checks.elements("T, d, B, p", 64 * math.prod(shape), "a grid of settings (the integrator holds ~64 floats each)")
     arrays = np.broadcast_arrays(*(np.asarray(v) for v in (T, d, B, p)))
-    shape = arrays[0].shape
     T, d, B, p = (a.reshape(-1) for a in arrays)
     for values in zip(T, d, B, p, strict=True):
-        _check_setting(*values)
+        check_sizes(*values)
     flow = _Flow(T, d, B, p, scores)
     level = threshold * flow.losses(np.zeros((3, flow.n)))[1]
     tau = np.full(flow.n, np.inf)
@@ -471,17 +471,17 @@ def reduced_dynamics(
     ``t_max`` defaults to 1.5 x the linearized escape time (:func:`escape_time` at the run's
     rate), which covers the drop of the loss. Fast enough for a live widget (tens of ms).
     """
-    _check_setting(T, d, B, p)
-    _check_scores(scores)
-    _check_threshold(threshold)
-    if n_points < 2:
-        raise ValueError(f"n_points must be at least 2, got {n_points}.")
+    T, d, B, p = check_sizes(T, d, B, p)
+    checks.choice("scores", scores, SCORES)
+    checks.real("threshold", threshold, above=0, below=1)
+    n_points = checks.integer("n_points", n_points, minimum=2)
+    checks.elements("n_points", 16 * n_points, "the trajectory's ~16 arrays of n_points floats")
+    if t_max is not None:
+        t_max = checks.real("t_max", t_max, above=0)
     flow = _Flow(T, d, B, p, scores)
     rate = float(flow.rate[0])
     if t_max is None:
         t_max = 1.5 * escape_time(T, d, B, p, scores=scores)
-    if not (t_max > 0 and math.isfinite(t_max)):
-        raise ValueError(f"t_max must be positive and finite, got {t_max!r}.")
     level = threshold * float(flow.losses(np.zeros((3, 1)))[1][0])
     tau_eval = np.linspace(0.0, t_max * rate, n_points)
     solution = _solve(flow, level, tau_eval[-1], tau_eval)
@@ -518,11 +518,13 @@ def toy_gradient_flow(
     the whole teacher otherwise; ``delta_a`` is a relevant score minus the mean irrelevant one.
     Slow (``T + d^2`` variables): for checks and small figures.
     """
-    _check_setting(T, d, B, p)
-    _check_threshold(threshold)
+    T, d, B, p = check_sizes(T, d, B, p)
+    checks.real("threshold", threshold, above=0, below=1)
+    seed = checks.seed("seed", seed)
     times = np.asarray(times, dtype=float)
-    if times.ndim != 1 or times.size < 2 or times[0] != 0 or np.any(np.diff(times) <= 0):
-        raise ValueError("times must be an increasing 1-D array starting at 0.")
+    if times.ndim != 1 or times.size < 2 or times[0] != 0 or not np.all(np.isfinite(times)) or not np.all(np.diff(times) > 0):
+        raise ValueError(f"times must be a finite, increasing 1-D array starting at 0, got {times!r}.")
+    checks.elements("times", (T + d * d) * times.size, "the trajectory of T + d x d values at each of the times")
     W_star = teacher_matrix(d, "unit_columns", torch.Generator().manual_seed(seed)).double()
     relevant = list(range(T - B, T))
 
@@ -567,22 +569,6 @@ def toy_gradient_flow(
 # --- Argument checks -------------------------------------------------------------------------
 
 
-def _check_setting(T, d, B, p) -> None:
-    """``tasks.check_sizes`` after turning integral numpy scalars into ``int``."""
-    sizes = [int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v for v in (T, d, B)]
-    check_sizes(*sizes, p=float(p) if isinstance(p, numbers.Real) and not isinstance(p, bool) else p)
-
-
-def _check_threshold(threshold: float) -> None:
-    if not (isinstance(threshold, numbers.Real) and 0 < threshold < 1):
-        raise ValueError(f"threshold must lie in (0, 1), got {threshold!r}.")
-
-
-def _check_scores(scores: str) -> None:
-    if scores not in SCORES:
-        raise ValueError(f"scores must be one of {SCORES}, got {scores!r}.")
-
-
 @dataclass(frozen=True)
 class ScheduledFlow:
     """A trajectory of the 3-variable reduced flow under a repetition schedule.
@@ -605,13 +591,10 @@ class ScheduledFlow:
 
 def evaluation_times(t_max: float, n_evals: int, t_first: float | None = None) -> np.ndarray:
     """``0`` then ``n_evals`` geometrically spaced times from ``t_first`` (default ``t_max/1e4``) to ``t_max``."""
-    if not (math.isfinite(t_max) and t_max > 0):
-        raise ValueError(f"t_max must be positive and finite, got {t_max!r}.")
-    if n_evals < 2:
-        raise ValueError(f"n_evals must be at least 2, got {n_evals!r}.")
-    t_first = t_max * 1e-4 if t_first is None else t_first
-    if not 0 < t_first < t_max:
-        raise ValueError(f"t_first must satisfy 0 < t_first < t_max, got {t_first!r}.")
+    t_max = checks.real("t_max", t_max, above=0)
+    n_evals = checks.integer("n_evals", n_evals, minimum=2)
+    checks.elements("n_evals", 16 * n_evals, "the flow's ~16 arrays of n_evals floats")
+    t_first = t_max * 1e-4 if t_first is None else checks.real("t_first", t_first, above=0, below=t_max)
     return np.concatenate([[0.0], np.geomspace(t_first, t_max, n_evals)])
 
 
@@ -631,7 +614,7 @@ def scheduled_reduced_flow(
     under the ``p`` in force) and returns ``{"p": ...}``, held until the next evaluation, as a
     trainer would do between evaluations. Integrated with scipy's RK45 between evaluations.
     """
-    check_sizes(T, d)
+    T, d, _, _ = check_sizes(T, d)
     if d < 2:
         raise ValueError(f"d must be at least 2 for the 3-variable flow, got {d}.")
     times = evaluation_times(t_max, n_evals, t_first)
@@ -657,8 +640,7 @@ def scheduled_reduced_flow(
         overrides = schedule(float(t), history)
         if set(overrides) - {"p"}:
             raise ValueError(f"the reduced flow only schedules 'p', got overrides {overrides!r}.")
-        p_now = float(overrides.get("p", p_now))
-        _check_setting(T, d, 1, p_now)
+        p_now = checks.probability("p", overrides.get("p", p_now), why="the schedule's override")
         ps.append(p_now)
     states = np.array(rows)
     return ScheduledFlow(

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from sparse_attention_lab.tasks import checks
 from sparse_attention_lab.tasks.regression import check_sizes
 
 
@@ -29,7 +30,8 @@ class ToyAttention(nn.Module):
 
     def __init__(self, T: int, d: int) -> None:
         super().__init__()
-        check_sizes(T, d)
+        T, d, _, _ = check_sizes(T, d)
+        checks.elements("T", T + d * d, "the T + d x d parameters")
         self.T, self.d = T, d
         self.a = nn.Parameter(torch.zeros(T))
         self.W = nn.Parameter(torch.zeros(d, d))
@@ -48,6 +50,8 @@ class ToyAttention(nn.Module):
 def relevant_mask(T: int, relevant_positions: Sequence[int] | torch.Tensor) -> torch.Tensor:
     """Boolean ``(T,)`` mask from a list of positions (negative ones count from the end) or a mask."""
     positions = torch.as_tensor(relevant_positions)
+    if positions.numel() and (positions.is_floating_point() or positions.is_complex()):
+        raise ValueError(f"relevant_positions must be integer positions or a boolean mask, got {positions.tolist()}.")
     if positions.dtype == torch.bool:
         if positions.shape != (T,):
             raise ValueError(f"relevant_positions as a mask must have shape ({T},), got {tuple(positions.shape)}.")
@@ -85,8 +89,7 @@ def expected_loss(
     T, d = a.shape[-1], W.shape[-1]
     if W.shape != (d, d) or W_star.shape != (d, d):
         raise ValueError(f"W and W_star must be square and alike, got {tuple(W.shape)} and {tuple(W_star.shape)}.")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be a probability in [0, 1], got {p!r}.")
+    p = checks.probability("p", p)
     mask = relevant_mask(T, relevant_positions).to(a.device)
     alpha = torch.softmax(a, dim=-1)
     A = alpha[mask].sum()

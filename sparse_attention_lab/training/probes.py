@@ -25,6 +25,7 @@ mean attention weight and hence in ``[0, 1]``:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
@@ -141,4 +142,38 @@ class RecallProbe:
         }
         if self.keep_maps:
             out["maps"] = torch.stack([layer[:, 0] for layer in maps], dim=1)
+        return out
+
+
+class QueryKindProbe:
+    """The ``probe(model, step)`` hook that splits test accuracy by the kind of query (Fig. 5 right).
+
+    Under cross-sample repetition two *repeated tokens* are the query far more often than the
+    others during training. The probe draws, once, ``n_sequences`` test sequences (no in-context
+    repetition) whose query is one of the repeated tokens and as many whose query is any other
+    token, and returns the accuracy on each, ``repeated`` and ``other`` (each ``(n_models,)``):
+    whether the model answers the common queries before the rare ones.
+    """
+
+    def __init__(self, task: AssociativeRecall, n_sequences: int = 256, seed: int = 0) -> None:
+        if isinstance(n_sequences, bool) or not isinstance(n_sequences, int) or n_sequences < 1:
+            raise ValueError(f"n_sequences must be a positive integer, got {n_sequences!r}.")
+        generator = torch.Generator().manual_seed(seed)
+        test = task.test_task()
+        self.repeated = replace(test, p=1.0).sample(n_sequences, generator)  # queries: a repeated token
+        tokens, targets = test.sample(4 * n_sequences + 64 * task.n_tokens, generator)
+        other = ~torch.isin(tokens[:, -1], torch.tensor(task.repeated_tokens))
+        self.other = (tokens[other][:n_sequences], targets[other][:n_sequences])
+        if self.other[0].shape[0] < n_sequences:  # pragma: no cover - needs almost all tokens repeated
+            raise ValueError("the vocabulary is too small to draw queries outside the repeated tokens.")
+
+    @torch.no_grad()
+    def __call__(self, model: Transformer, step: int) -> dict[str, torch.Tensor]:
+        device = next(model.parameters()).device
+        E = model.n_models
+        out = {}
+        for name, (tokens, targets) in (("repeated", self.repeated), ("other", self.other)):
+            tokens, targets = tokens.to(device), targets.to(device)
+            logits = model(tokens.expand(E, *tokens.shape))  # (E, batch, n_tokens)
+            out[name] = (logits.argmax(-1) == targets).float().mean(-1)
         return out

@@ -13,6 +13,13 @@ repetition), interpolated linearly between evaluations; with a cross-entropy obj
 (5% for associative recall). Training stops at ``max_steps`` or once every model has escaped
 and trained ``stop_margin`` x its escape step longer. A model whose loss becomes non-finite is
 recorded as diverged; nothing is raised.
+
+On a GPU a step never waits for the host: each seed's batch is drawn on the device by its own
+generator, divergence is read only at evaluations, Adam is fused. ``torch.compile`` and CUDA
+graphs are not used: every config of a sweep has its own shapes (compiling costs tens of
+seconds per shape, about what a short run takes), and a graph needs static inputs and rules
+out the per-member schedules. Whether the host time left would make them pay is what the
+``host_ms_per_step`` of ``benchmarks/device_check.py`` measures.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, is_dataclass, replace
 from typing import Any, Protocol
 
@@ -29,9 +36,13 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from sparse_attention_lab.hardware import capped_steps, device_name
 from sparse_attention_lab.hardware import device as pick_device
 from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.models import Transformer, TransformerConfig
+from sparse_attention_lab.tasks import checks
+from sparse_attention_lab.training.precision import PRECISIONS, autocast, matmul_precision
+from sparse_attention_lab.training.record import RunRecord
 
 OPTIMIZERS = ("adam", "sgd")
 OBJECTIVES = ("mse", "ce")
@@ -44,7 +55,9 @@ Probe = Callable[[Transformer, int], dict[str, torch.Tensor]]
 class Task(Protocol):
     """What :func:`train` needs from a task (both samplers of :mod:`sparse_attention_lab.tasks`)."""
 
-    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def sample(
+        self, batch_size: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...  # drawn on the generator's device
 
     def test_task(self) -> Task: ...
 
@@ -56,6 +69,14 @@ class TrainConfig:
     ``test_seed`` fixes the test and training-distribution evaluation sets, which are the
     same for every seed so that seeds differ only by initialisation and training batches.
     ``stop_margin=None`` trains to ``max_steps``.
+
+    ``device``: where the model trains (default :func:`~sparse_attention_lab.hardware.device`).
+    ``data_device``: where training batches are drawn, default the training device (each
+    seed's generator lives there, so a GPU draws its own batches); ``"cpu"`` draws the CPU
+    stream of batches, the same on every device (slower on a GPU: the CPU-vs-CUDA check uses
+    it). ``precision`` (see :mod:`sparse_attention_lab.training.precision`): ``"fp32"``,
+    ``"tf32"`` (TF32 matrix products on CUDA) or ``"bf16"`` (bfloat16 autocast of the
+    training forward pass, TF32 elsewhere; evaluations stay in float32).
     """
 
     optimizer: str = "adam"
@@ -70,28 +91,32 @@ class TrainConfig:
     stop_margin: float | None = 0.5
     test_seed: int = 0
     device: str | None = None
+    data_device: str | None = None
+    precision: str = "fp32"
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}.")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
-        for name in ("batch_size", "max_steps", "eval_every", "eval_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if not 0 < self.escape_fraction < 1:
-            raise ValueError(f"escape_fraction must lie in (0, 1), got {self.escape_fraction!r}.")
+        checked = {
+            "optimizer": checks.choice("optimizer", self.optimizer, OPTIMIZERS),
+            "objective": checks.choice("objective", self.objective, OBJECTIVES),
+            "lr": checks.real("lr", self.lr, above=0),
+            **{name: checks.positive_int(name, getattr(self, name))
+               for name in ("batch_size", "max_steps", "eval_every", "eval_size")},
+            "escape_fraction": checks.real("escape_fraction", self.escape_fraction, above=0, below=1),
+            "test_seed": checks.seed("test_seed", self.test_seed),
+            "precision": checks.choice("precision", self.precision, PRECISIONS),
+            "progress": checks.boolean("progress", self.progress),
+        }
         if self.escape_accuracy is not None:
             if self.objective != "ce":
                 raise ValueError("escape_accuracy needs objective 'ce' (accuracy is defined for classes).")
-            if not 0 < self.escape_accuracy <= 1:
-                raise ValueError(f"escape_accuracy must lie in (0, 1], got {self.escape_accuracy!r}.")
-        if self.stop_margin is not None and self.stop_margin < 0:
-            raise ValueError(f"stop_margin must be non-negative or None, got {self.stop_margin!r}.")
+            checked["escape_accuracy"] = checks.real("escape_accuracy", self.escape_accuracy, above=0, at_most=1)
+        if self.stop_margin is not None:
+            checked["stop_margin"] = checks.real("stop_margin", self.stop_margin, at_least=0, why="or None")
+        for name in ("batch_size", "eval_size"):
+            checks.elements(name, checked[name], f"{name} sequences")
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
 
 def _stream_seed(seed: int, stream: int) -> int:
@@ -146,6 +171,17 @@ class _Evaluator:
         return out
 
 
+def draw_batch(
+    tasks: Sequence[Task], generators: Sequence[torch.Generator], batch_size: int, dev: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One training batch per member, drawn on each generator's device and stacked on ``dev``:
+    ``x`` ``(E, batch, ...)`` and ``y`` ``(E, batch, ...)``."""
+    batches = [t.sample(batch_size, g) for t, g in zip(tasks, generators, strict=True)]
+    x = torch.stack([b[0] for b in batches]).to(dev)
+    y = torch.stack([b[1] for b in batches]).to(dev)
+    return x, y
+
+
 def train(
     task: Task,
     model_config: TransformerConfig,
@@ -154,8 +190,9 @@ def train(
     schedule: Schedule | None = None,
     callback: Callback | None = None,
     probe: Probe | None = None,
-) -> list[dict]:
-    """Train one Transformer per seed, all at once; return one JSON-able record per seed.
+    config: Mapping[str, Any] | None = None,
+) -> list[RunRecord]:
+    """Train one Transformer per seed, all at once; return one :class:`RunRecord` per seed.
 
     Seed ``s`` sets the model's initialisation and its stream of training batches, so a seed
     gives the same run alone or among others (up to float rounding).
@@ -168,37 +205,43 @@ def train(
     tensors with a leading model dimension, logged at every evaluation under
     ``record["probes"]``.
 
-    Record keys: ``config``, ``seed``, ``steps``, ``test_loss``, ``train_loss`` (and
-    ``test_acc``, ``train_acc`` for ``ce``), ``escape_step`` (interpolated, or ``None``),
-    ``escaped``, ``diverged``, ``task_changes``, ``probes``, ``wall_time_s`` (of the batched run).
+    ``config`` is the flat JSON-able config the caller describes the run by (an experiment's
+    config: the key a sweep resumes on), stored as the records' ``config``; the records'
+    ``settings`` hold every task, model and training field used. The fields are documented in
+    :mod:`sparse_attention_lab.training.record`.
     """
-    seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be a non-empty list of distinct integers, got {seeds!r}.")
+    seeds = checks.seed_list("seeds", seeds)
     start = time.perf_counter()
-    c = train_config
+    c = replace(train_config, max_steps=capped_steps(train_config.max_steps))
     dev = pick_device(c.device)
+    data_dev = pick_device(c.data_device) if c.data_device is not None else dev
     E = len(seeds)
     model = Transformer(model_config, E, [_stream_seed(s, 0) for s in seeds]).to(dev)
-    if c.optimizer == "adam":
-        optimizer = torch.optim.Adam(model.parameters(), lr=c.lr)
+    if c.optimizer == "adam":  # fused: one kernel for the whole update on CUDA
+        optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, fused=dev.type == "cuda")
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=c.lr)
-    generators = [torch.Generator().manual_seed(_stream_seed(s, 1)) for s in seeds]
+    generators = [torch.Generator(device=data_dev).manual_seed(_stream_seed(s, 1)) for s in seeds]
     tasks = [task] * E
     schedules = [copy.deepcopy(schedule) for _ in seeds] if schedule is not None else None
     evaluate = _Evaluator(task, tasks, c, dev)
     curves = ("test_loss", "train_loss") + (("test_acc", "train_acc") if c.objective == "ce" else ())
-    config = {"task": _describe(task), "model": model_config.to_dict(), "train": asdict(c)}
-    records = [
-        {"config": config, "seed": s, "steps": [], **{k: [] for k in curves}, "escape_step": None,
-         "escaped": False, "diverged": False, "task_changes": [], "probes": {}, "wall_time_s": 0.0}
+    settings = {"task": _describe(task), "model": model_config.to_dict(), "train": asdict(c)}
+    records: list[RunRecord] = [
+        {"config": None if config is None else dict(config), "seed": s, "settings": settings,
+         "device": device_name(dev), "steps": [], **{k: [] for k in curves}, "escape_step": None,
+         "escaped": False, "diverged": False, "diverged_at": None, "task_changes": [], "probes": {},
+         "wall_time_s": 0.0}
         for s in seeds
     ]
     live = torch.ones(E, dtype=torch.bool, device=dev)
+    diverged_at = torch.full((E,), -1, dtype=torch.long, device=dev)  # first non-finite step
 
     def log(step: int) -> bool:
         """Evaluate, update records and schedules; return True when training should stop."""
+        dead = torch.nonzero(~live).flatten().tolist()  # the one host sync for divergence
+        for e, at in zip(dead, diverged_at[dead].tolist(), strict=True):
+            records[e]["diverged"], records[e]["diverged_at"] = True, at
         values = evaluate(model)
         probes = probe(model, step) if probe is not None else {}
         for e, record in enumerate(records):
@@ -211,10 +254,11 @@ def train(
                 record["probes"].setdefault(name, []).append(value[e].tolist())
             if not record["escaped"]:
                 if c.escape_accuracy is not None:
-                    record["escape_step"] = escape_step(record, accuracy=c.escape_accuracy)
+                    escape = escape_step(record, accuracy=c.escape_accuracy)
                 else:
-                    record["escape_step"] = escape_step(record, fraction=c.escape_fraction)
-                record["escaped"] = record["escape_step"] is not None
+                    escape = escape_step(record, fraction=c.escape_fraction)
+                record["escaped"] = math.isfinite(escape)
+                record["escape_step"] = escape if record["escaped"] else None  # JSON: null for never
             if schedules is not None:
                 overrides = schedules[e](step, record)
                 changed = {k: v for k, v in overrides.items() if getattr(tasks[e], k) != v}
@@ -223,32 +267,32 @@ def train(
                     evaluate.refresh(e, tasks[e])
                     record["task_changes"].append([step, changed])
             record["wall_time_s"] = time.perf_counter() - start
-        stop = callback is not None and bool(callback(step, records))
+        stop = all(r["diverged"] for r in records) or (callback is not None and bool(callback(step, records)))
         if c.stop_margin is not None:
             stop |= all(r["diverged"] or (r["escaped"] and step >= (1 + c.stop_margin) * r["escape_step"])
                         for r in records)
         return stop
 
     bar = tqdm(total=c.max_steps, disable=not c.progress, desc="training", leave=False)
-    for step in range(c.max_steps + 1):
-        if (step % c.eval_every == 0 or step == c.max_steps) and (log(step) or step == c.max_steps):
-            break
-        batches = [t.sample(c.batch_size, g) for t, g in zip(tasks, generators, strict=True)]
-        x = torch.stack([b[0] for b in batches]).to(dev)
-        y = torch.stack([b[1] for b in batches]).to(dev)
-        loss, _ = _losses(c.objective, model(x), y)
-        finite = torch.isfinite(loss)
-        for e in torch.nonzero(live & ~finite).flatten().tolist():
-            records[e]["diverged"] = True
-        live &= finite
-        if not live.any():
-            break
-        optimizer.zero_grad(set_to_none=True)
-        torch.where(live, loss, torch.zeros_like(loss)).sum().backward()
-        optimizer.step()
-        bar.update(1)
-        if step % c.eval_every == 0:
-            bar.set_postfix(test_loss=f"{np.mean([r['test_loss'][-1] for r in records if r['test_loss']]):.3f}")
+    with matmul_precision(c.precision, dev):
+        for step in range(c.max_steps + 1):
+            if (step % c.eval_every == 0 or step == c.max_steps) and (log(step) or step == c.max_steps):
+                break
+            x, y = draw_batch(tasks, generators, c.batch_size, dev)
+            with autocast(c.precision, dev):
+                prediction = model(x)
+            loss, _ = _losses(c.objective, prediction.float(), y)
+            # A member whose loss is not finite stops learning here; the records learn it at the
+            # next evaluation, so no step waits for the device.
+            finite = torch.isfinite(loss)
+            diverged_at = torch.where(live & ~finite, step, diverged_at)
+            live &= finite
+            optimizer.zero_grad(set_to_none=True)
+            torch.where(live, loss, torch.zeros_like(loss)).sum().backward()
+            optimizer.step()
+            bar.update(1)
+            if step % c.eval_every == 0:
+                bar.set_postfix(test_loss=f"{np.mean([r['test_loss'][-1] for r in records if r['test_loss']]):.3f}")
     bar.close()
     for record in records:
         record["wall_time_s"] = time.perf_counter() - start

@@ -4,11 +4,13 @@
 it takes the same ``compute(setting) -> Frame`` function and the same
 :class:`~sparse_attention_lab.views.static_explorer.Panel` s, recomputes the frame whenever a slider moves
 and redraws an existing figure in place (``set_data`` on its lines, no new figure). Any
-chapter can build one for its own model; this module also holds the explorer of chapter 2
-(:func:`repetition_explorer`, built on :func:`repetition_frame`).
+chapter can build one for its own model (chapter 2's is :mod:`sparse_attention_lab.views.repetition`).
 
 The figure is rendered by matplotlib's Agg canvas into an ``ipywidgets.Image``, so the
-widget needs no interactive matplotlib backend.
+widget needs no interactive matplotlib backend. :func:`figure_png` and :func:`image_for` are
+shared by every live widget of the book: images keep their natural pixel size (shrunk only
+when the output area is narrower), and control rows wrap, so the widgets fit a 1024 px window
+with JupyterLab's sidebar open. Everything here runs under ipywidgets 7.6+ (Colab) and 8.
 """
 
 from __future__ import annotations
@@ -26,10 +28,43 @@ from matplotlib.ticker import LogFormatter, LogLocator, MaxNLocator, NullLocator
 
 from sparse_attention_lab.views.static_explorer import Frame, Panel
 
+SLIDER_LAYOUT = {"width": "270px"}
+"""Each slider's box (label, track, readout): in a row that wraps, two or three fit side by side in
+JupyterLab at 1024 to 1280 px with the sidebar open, each track 110 to 160 px wide."""
+SLIDER_STYLE = {"description_width": "initial"}
+"""Labels as wide as their text: a one-letter name leaves the room to the track."""
+
 MARKER_STYLES = ({"color": "k", "ls": "--"}, {"color": "C3", "ls": ":"}, {"color": "gray", "ls": "-."})
 """Line styles of the vertical markers, in the order of :attr:`Frame.markers`."""
 MARKER_NAMES = ("black dashed", "red dotted", "gray dash-dotted")
 """How the status line names :data:`MARKER_STYLES` for the reader."""
+
+
+def figure_png(figure: Figure) -> bytes:
+    """``figure`` drawn by Agg and encoded as PNG (fast compression: the bytes only go to the browser)."""
+    if not isinstance(figure.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.canvas.print_png(buffer, pil_kwargs={"compress_level": 1})
+    return buffer.getvalue()
+
+
+def image_for(figure: Figure, css_class: str = "") -> widgets.Image:
+    """An empty PNG image widget shown at ``figure``'s natural size in CSS pixels.
+
+    Narrower only when the output area is (``max-width: 100%``, aspect kept); never stretched
+    to the output's width, which blurs the picture and pushes the controls off screen.
+    """
+    width = round(figure.get_figwidth() * figure.dpi)
+    image = widgets.Image(format="png", layout=widgets.Layout(width=f"{width}px", max_width="100%", height="auto"))
+    if css_class:
+        image.add_class(css_class)
+    return image
+
+
+def wrapping_row(children: Sequence[widgets.Widget]) -> widgets.HBox:
+    """A row of controls that wraps onto new lines instead of squeezing its children."""
+    return widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap"))
 
 
 class LiveExplorer:
@@ -51,7 +86,7 @@ class LiveExplorer:
         x_label: str,
         log_x: bool = True,
         initial: Mapping[str, float] | None = None,
-        dpi: int = 72,
+        dpi: int = 80,
     ) -> None:
         if not params:
             raise ValueError("params: give at least one parameter with its values.")
@@ -70,7 +105,8 @@ class LiveExplorer:
             if initial is not None and name in initial:
                 start = min(values, key=lambda v, target=initial[name]: abs(v - target))
             self.controls[name] = widgets.SelectionSlider(
-                options=[(f"{v:g}", v) for v in values], value=start, description=name, continuous_update=False
+                options=[(f"{v:g}", v) for v in values], value=start, description=name, continuous_update=False,
+                layout=widgets.Layout(**SLIDER_LAYOUT), style=SLIDER_STYLE,
             )
         self.figure = Figure(figsize=(3.4 * len(self.panels), 2.9), dpi=dpi)
         self.figure.subplots_adjust(left=0.08, right=0.99, bottom=0.17, top=0.9, wspace=0.36)
@@ -95,14 +131,15 @@ class LiveExplorer:
                 else:
                     axis.set_major_locator(MaxNLocator(4))
         self.markers: dict[tuple[str, str], object] = {}
-        self.image = widgets.Image(format="png")
-        self.legend = widgets.Image(format="png", value=self._legend_png(dpi))
+        self.image = image_for(self.figure, "sal-figure")
+        self.legend = image_for(self.figure, "sal-legend")
+        self.legend.value = self._legend_png(dpi)
         self.status = widgets.HTML()
+        self.status.add_class("sal-status")
         for control in self.controls.values():
             control.observe(lambda _change: self.update(), names="value")
-        self.widget = widgets.VBox(
-            [widgets.HBox(list(self.controls.values())), self.legend, self.image, self.status]
-        )
+        self.widget = widgets.VBox([wrapping_row(self.controls.values()), self.legend, self.image, self.status])
+        self.widget.add_class("sal-live-explorer")
         self.update()
 
     def settings(self) -> dict[str, float]:
@@ -149,30 +186,13 @@ class LiveExplorer:
         FigureCanvasAgg(strip)
         for k, ax in enumerate(self.axes):
             handles, labels = ax.get_legend_handles_labels()
-            strip.legend(handles, labels, loc="center", ncol=len(labels), fontsize=8, frameon=False,
+            strip.legend(handles, labels, loc="center", ncol=len(labels), fontsize=9, frameon=False,
                          bbox_to_anchor=((k + 0.5) / len(self.axes), 0.5))
-        buffer = io.BytesIO()
-        strip.canvas.print_png(buffer)
-        return buffer.getvalue()
+        return figure_png(strip)
 
     def render(self) -> bytes:
         """The figure drawn and encoded as PNG bytes."""
-        buffer = io.BytesIO()
-        self.figure.canvas.print_png(buffer, pil_kwargs={"compress_level": 1})
-        return buffer.getvalue()
+        return figure_png(self.figure)
 
     def _ipython_display_(self) -> None:
         display(self.widget)
-
-
-# --- Chapter 2: repetition in the reduced dynamics (Fig. 2, Fig. 10) ---------------------------
-
-"""The panels of chapter 2's explorers: the curves of :func:`repetition_frame`."""
-
-"""Values offered by the live explorer's sliders (the paper's Fig. 2 and 10 settings inside)."""
-
-
-"""Curves of :func:`repetition_frame` end at these multiples of the predicted escape time, the
-first at which the measured plateau ends (the linearization overestimates it, except at large ``p``)."""
-
-

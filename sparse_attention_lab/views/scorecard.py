@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -148,3 +149,40 @@ def rows_html(rows: list[Row], link: bool) -> str:
         cells.append(f'<span class="verdict verdict-{row.verdict.replace(" ", "-")}">{row.verdict}</span>')
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f'<table class="scorecard"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+# --- The summary page ("Reproduction at a glance") -------------------------------------------
+
+FIGURE = re.compile(r"\bFig(?:ure|s)?\.?\s*(\d+)")
+"""The first "Fig. N" a row's ``what`` names: the paper's figure it reproduces."""
+
+
+def figure_of(row: Row) -> int | None:
+    """The number of the paper's figure that ``row`` reproduces (the first "Fig. N" of its
+    ``what``), ``None`` for a claim made outside any figure."""
+    match = FIGURE.search(row.what)
+    return int(match.group(1)) if match else None
+
+
+def glance_groups(rows: list[Row]) -> list[tuple[str, list[Row]]]:
+    """``rows`` grouped by the paper's figure, in figure order, then the claims outside any figure,
+    one group per chapter; within a group, rows keep their order."""
+    numbers = sorted({n for n in map(figure_of, rows) if n is not None})
+    groups = [(f"Figure {n}", [r for r in rows if figure_of(r) == n]) for n in numbers]
+    for chapter in dict.fromkeys(r.chapter for r in rows if figure_of(r) is None):
+        title = re.sub(r"^\d+_", "", chapter).replace("_", " ")
+        groups.append((f"Outside the figures: {title}", [r for r in rows if figure_of(r) is None and r.chapter == chapter]))
+    return groups
+
+
+def glance_html(rows: list[Row]) -> str:
+    """The summary page's body: a count of verdicts, then one linked table per group of
+    :func:`glance_groups` under a heading."""
+    if not rows:
+        raise ValueError("rows must hold at least one scorecard row (run the chapters first).")
+    counts = {v: sum(r.verdict == v for r in rows) for v in VERDICTS}
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    parts = [f'<p class="scorecard-summary">{len(rows)} rows from {len({r.chapter for r in rows})} chapters: {summary}.</p>']
+    for title, members in glance_groups(rows):
+        parts.append(f"<h3>{html.escape(title)}</h3>" + rows_html(members, link=True))
+    return "\n".join(parts)

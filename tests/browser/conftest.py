@@ -110,7 +110,13 @@ def book_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser(book_url: str) -> Iterator[Any]:
+def browser(book_url: str, chromium: Any) -> Any:
+    """Chromium for the pages of the built book (skipped with them when the book is not built)."""
+    return chromium
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
     """Headless Chromium (Debian's package), without any network of its own."""
     try:
         from playwright.sync_api import sync_playwright

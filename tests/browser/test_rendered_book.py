@@ -4,7 +4,9 @@ notebook, and kernel-free explorers that answer their sliders (issue 2, item 9).
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -47,6 +49,10 @@ MOVE_SLIDER = """(slider) => {
 }"""
 
 COLAB = "https://colab.research.google.com"
+
+# Exercise solutions are code cells tagged `exercise-solution` (and `hide-cell`): Jupyter Book puts
+# each in a closed <details> whose summary opens it (issue 14).
+SOLUTION_TAG = "exercise-solution"
 
 # sphinx-thebe 0.3.1 under Sphinx 7.4 writes its inline configuration script twice on every
 # page; the second copy fails to redeclare the same constants, with no effect on the page.
@@ -122,3 +128,57 @@ def test_explorers_answer_their_sliders(rendered):
                 unresponsive.append(f"explorer {i}, slider {param!r} moved {before} -> {after}")
     rendered.screenshot("-sliders-moved")
     assert unresponsive == [], "the plot did not change when these sliders moved"
+
+
+def tagged_solutions(chapter: str) -> int:
+    """How many code cells of a chapter's notebook carry the solution tag."""
+    path = Path(__file__).resolve().parents[2] / f"{chapter}.ipynb"
+    cells = json.loads(path.read_text())["cells"] if path.is_file() else []
+    return sum(SOLUTION_TAG in cell.get("metadata", {}).get("tags", []) for cell in cells)
+
+
+def test_exercise_solutions_are_hidden_until_clicked(rendered):
+    expected = tagged_solutions(rendered.chapter)
+    if expected == 0:
+        pytest.skip("no exercise solution on this page")
+    solutions = rendered.page.locator(f".cell.tag_{SOLUTION_TAG}")
+    assert solutions.count() == expected, "some solution cells were not rendered as solutions"
+    for i in range(expected):
+        solution = solutions.nth(i)
+        code = solution.locator(".cell_input")
+        assert code.count() == 1 and not code.is_visible(), f"solution {i + 1} is shown before any click"
+        solution.locator("summary").first.click()
+        assert code.is_visible(), f"solution {i + 1} did not open on click"
+        assert "check_" in code.inner_text(), f"solution {i + 1} does not run its checker"
+    rendered.screenshot("-solutions-open")
+
+
+GLANCE = "book/06_reproduction_at_a_glance"
+SCORECARD_LINKS = "() => Array.from(document.querySelectorAll('table.scorecard a')).map(a => a.href)"
+HAS_ID = "id => document.getElementById(id) !== null"
+
+
+def test_reproduction_at_a_glance_lists_every_chapter_and_its_links_resolve(browser, book_url):
+    """The summary page shows every scorecard row the chapters saved, each linked to a section that exists."""
+    files = sorted((Path(__file__).resolve().parents[2] / "book" / "data").glob("scorecard_*.json"))
+    assert files, "no scorecard files: execute the chapters first"
+    context = browser.new_context()
+    page = context.new_page()
+    response = page.goto(f"{book_url}/{GLANCE}.html", wait_until="load")
+    assert response is not None and response.ok, f"{GLANCE}.html is not in the built book"
+    links = page.evaluate(SCORECARD_LINKS)
+    assert len(links) == sum(len(json.loads(f.read_text())) for f in files), "rows missing (or stale) on the page"
+    assert {Path(urlsplit(link).path).stem for link in links} == {f.stem.removeprefix("scorecard_") for f in files}
+    broken = []
+    targets: dict[str, set[str]] = {}
+    for link in links:
+        parts = urlsplit(link)
+        targets.setdefault(link.split("#")[0], set()).add(parts.fragment)
+    for url, fragments in sorted(targets.items()):
+        loaded = page.goto(url, wait_until="load")
+        if loaded is None or not loaded.ok:
+            broken.append(url)
+            continue
+        broken += [f"{url}#{f}" for f in sorted(fragments) if f and not page.evaluate(HAS_ID, f)]
+    context.close()
+    assert broken == [], "links of the summary page that lead nowhere"

@@ -1,0 +1,364 @@
+"""The GPU check, in one command: agreement with the CPU, every gpu sweep, speed, precision, Fig. 3.
+
+    PYTHONUNBUFFERED=1 PYTHONPATH=. python3 benchmarks/device_check.py \
+        --out $OUT/device_check.json --data-dir $OUT --commit <sha of the tree>   # one H200, < 10 min
+    python benchmarks/device_check.py --smoke --out /tmp/device_check.json       # CPU, under a minute
+
+Fits in 10 minutes on one H200 (``--budget-s``, default 540 s, is the wall time it plans for;
+each section starts only if its share is left, and the JSON report is rewritten after every
+section, so a kill keeps what was measured). Sections:
+
+1. ``agreement``: CPU against the GPU for regression, associative recall and SGD on the toy
+   model (Fig. 9). With the same batches (``data_device="cpu"``) curves must agree to float
+   rounding until the escape and escape steps closely; with batches drawn on the GPU (another
+   random stream) escape steps must agree within seed noise (|mean difference| < 2 standard
+   errors).
+2. ``sweeps``: every named sweep under the ``gpu`` profile, all configs, one seed, a few steps
+   (runs start, train, evaluate, probe and write).
+3. ``throughput``: training steps/s at the gpu and paper sizes of chapters 3 and 4 in fp32,
+   TF32 and bf16, three seeds and a packed twelve, with host time per step and peak memory.
+4. ``precision``: plateau lengths (5 seeds) under fp32, TF32 and bf16 for one regression and one
+   recall setting: whether a faster precision may become the default (within seed noise).
+5. ``fig3_paper``: as much of the paper-scale Fig. 3 grid (``sweep fig3 --profile paper``) as the
+   time left allows, appended with provenance to ``<data-dir>/fig3_paper.jsonl`` (copy it into
+   ``book/data/``; the sweep resumes there).
+
+``--smoke`` runs every section on the CPU at toy sizes (the "GPU" side is the CPU again), so
+CI checks that the command works; its numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sparse_attention_lab.experiments import SWEEPS, recall, regression
+from sparse_attention_lab.hardware import device_name
+from sparse_attention_lab.measure import escape_step, plateau_time
+from sparse_attention_lab.profiles import PROFILES
+from sparse_attention_lab.runs.results import json_ready, load_results
+from sparse_attention_lab.runs.sweep import run_sweep
+from sparse_attention_lab.training.precision import PRECISIONS
+from sparse_attention_lab.training.toy_sgd import train_sgd
+from sparse_attention_lab.training.trainer import train
+
+REPO = Path(__file__).resolve().parents[1]
+SECTION_SHARES = {"agreement": 0.12, "sweeps": 0.18, "throughput": 0.12, "precision": 0.25}
+"""Share of the budget each section may start with; fig3_paper gets what is left."""
+
+CI_REGRESSION = {**PROFILES["ci"].sizes("regression_transformer"), "eval_size": 256}
+CI_RECALL = PROFILES["laptop"].sizes("recall_transformer")
+
+
+class Clock:
+    """Wall time since start, against a budget."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.start, self.budget_s = time.perf_counter(), budget_s
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def left(self) -> float:
+        return self.budget_s - self.elapsed()
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _seed_noise(a: list[float], b: list[float]) -> dict:
+    """Means, standard errors and whether the difference is within 2 standard errors."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return {"a": a.tolist(), "b": b.tolist(), "within_noise": None}
+    se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    diff = float(b.mean() - a.mean())
+    return {"a": a.tolist(), "b": b.tolist(), "mean_a": float(a.mean()), "mean_b": float(b.mean()),
+            "difference": diff, "stderr": se, "within_noise": bool(abs(diff) <= 2 * se)}
+
+
+def _curve_gap(a: list[float], b: list[float], until: float, steps: list[int]) -> float:
+    """Largest relative difference of two curves at the evaluations before step ``until``."""
+    gaps = [abs(x - y) / max(abs(x), 1e-12) for s, x, y in zip(steps, a, b, strict=False) if s <= until]
+    return max(gaps) if gaps else float("nan")
+
+
+# ----------------------------------------------------------------------------- 1. agreement
+
+
+def _transformer_agreement(build, config: dict, seeds: list[int], gpu: torch.device, measure) -> dict:
+    task, model_config, training = build(config)
+    runs = {}
+    for label, dev, data in (("cpu", "cpu", None), ("gpu_cpu_batches", str(gpu), "cpu"), ("gpu_batches", str(gpu), None)):
+        start = time.perf_counter()
+        runs[label] = train(task, model_config, replace(training, device=dev, data_device=data, progress=False), seeds)
+        runs[label + "_s"] = time.perf_counter() - start
+    cpu, same, other = runs["cpu"], runs["gpu_cpu_batches"], runs["gpu_batches"]
+    first_escape = min((measure(r) for r in cpu), default=math.inf)
+    return {
+        "config": config, "seeds": seeds,
+        "wall_s": {k[:-2]: round(v, 2) for k, v in runs.items() if k.endswith("_s")},
+        "same_batches": {
+            "escape_cpu": [measure(r) for r in cpu], "escape_gpu": [measure(r) for r in same],
+            "max_relative_test_loss_gap_before_escape": max(
+                _curve_gap(a["test_loss"], b["test_loss"], first_escape, a["steps"]) for a, b in zip(cpu, same, strict=True)),
+        },
+        "gpu_batches": _seed_noise([measure(r) for r in cpu], [measure(r) for r in other]),
+    }
+
+
+def _toy_agreement(sizes: dict, seeds: list[int], gpu: torch.device) -> dict:
+    def escape(result: dict) -> list[float]:
+        return [plateau_time(result["steps"], loss, 0.2) for loss in result["loss"]]
+
+    common = {"batch_size": sizes["batch_size"], "lr": sizes["lr"], "eval_every": sizes["eval_every"]}
+    cpu = train_sgd(sizes["T"], sizes["d"], seeds, sizes["steps"], device="cpu", **common)
+    same = train_sgd(sizes["T"], sizes["d"], seeds, sizes["steps"], device=gpu, data_device="cpu", **common)
+    other = train_sgd(sizes["T"], sizes["d"], seeds, sizes["steps"], device=gpu, **common)
+    first = min(escape(cpu))
+    before = cpu["steps"] <= first
+    gap = np.abs(cpu["loss"][:, before] - same["loss"][:, before]) / np.abs(cpu["loss"][:, before])
+    return {"sizes": sizes, "seeds": seeds,
+            "same_batches": {"escape_cpu": escape(cpu), "escape_gpu": escape(same),
+                             "max_relative_loss_gap_before_escape": float(gap.max()) if gap.size else None},
+            "gpu_batches": _seed_noise(escape(cpu), escape(other))}
+
+
+def agreement(gpu: torch.device, smoke: bool) -> dict:
+    seeds = [0, 1, 2] if smoke else [0, 1, 2, 3, 4]
+    regression_config = {**CI_REGRESSION, "T": 8 if smoke else 32, "d": 4 if smoke else 8,
+                         "max_steps": 40 if smoke else 4000, "eval_every": 10 if smoke else 25}
+    recall_config = {**CI_RECALL, "n_pairs": 3, "n_tokens": 16, "max_steps": 40 if smoke else 3000,
+                     "eval_every": 10 if smoke else 50}
+    toy = PROFILES["ci"].sizes("fig9") | ({"T": 16, "d": 8, "steps": 40} if smoke else {})
+    return {
+        "regression": _transformer_agreement(regression.build, regression_config, seeds, gpu,
+                                             lambda r: escape_step(r, fraction=0.2)),
+        "recall": _transformer_agreement(recall.build, recall_config, seeds, gpu,
+                                         lambda r: escape_step(r, accuracy=CI_RECALL["escape_accuracy"])),
+        "toy_sgd": _toy_agreement(toy, seeds[:3], gpu),
+    }
+
+
+# ----------------------------------------------------------------------------- 2. sweeps
+
+
+def sweeps(gpu: torch.device, smoke: bool, clock: Clock, share_end: float) -> dict:
+    """Every named sweep under gpu (smoke: ci, the first sweep only): its first and last config
+    (the grid's extremes), one seed, a few steps, written to a temporary file."""
+    profile = PROFILES["ci" if smoke else "gpu"]
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, sweep in sorted(SWEEPS.items()):
+            if clock.elapsed() > share_end:
+                out[name] = "skipped: out of time"
+                continue
+            configs = sweep.configs(profile)
+            ends = [configs[0]] + ([configs[-1]] if len(configs) > 1 else [])
+            start = time.perf_counter()
+            try:
+                records = run_sweep(ends, run=sweep.run, profile=profile, seeds=[0], max_steps=2 if smoke else 20,
+                                    out=Path(folder) / f"{name}.jsonl", progress=False, device=str(gpu),
+                                    command=f"benchmarks/device_check.py sweeps {name}")
+                out[name] = {"configs": len(configs), "tried": len(ends), "runs": len(records),
+                             "wall_s": round(time.perf_counter() - start, 2),
+                             "finite": all(math.isfinite(x) for r in records for x in r["test_loss"] if x is not None)}
+            except Exception as error:  # a failing sweep is the finding: record it, go on
+                out[name] = f"failed: {error!r}"
+            if smoke:
+                break  # one sweep shows the path works
+    return out
+
+
+# ----------------------------------------------------------------------------- 3. throughput
+
+
+def _rate(build, config: dict, seeds: list[int], precision: str, dev: torch.device, steps: int) -> dict:
+    """Steps/s, host ms per step and peak memory of ``steps`` training steps (after a warm-up)."""
+    task, model_config, training = build(config)
+    run = replace(training, eval_every=10**9, eval_size=32, stop_margin=None, progress=False,
+                  device=str(dev), precision=precision)
+    train(task, model_config, replace(run, max_steps=3), seeds)  # warm-up (allocations, kernels)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    timings = []
+    for n in (steps, 2 * steps):
+        _sync(dev)
+        wall, host = time.perf_counter(), time.thread_time()
+        train(task, model_config, replace(run, max_steps=n), seeds)
+        _sync(dev)
+        timings.append((time.perf_counter() - wall, time.thread_time() - host))
+    wall = (timings[1][0] - timings[0][0]) / steps
+    host = (timings[1][1] - timings[0][1]) / steps
+    peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+    return {"seeds": len(seeds), "steps_per_s": round(1 / wall, 1) if wall > 0 else None,
+            "host_ms_per_step": round(host * 1e3, 3), "wall_ms_per_step": round(wall * 1e3, 3),
+            "peak_memory_mib": round(peak, 1) if peak is not None else None}
+
+
+def throughput(gpu: torch.device, smoke: bool, clock: Clock, share_end: float) -> dict:
+    out: dict = {}
+    for scale in ("ci",) if smoke else ("gpu", "paper"):
+        p = PROFILES[scale]
+        fig3, ar = PROFILES["ci" if smoke else scale].sizes("fig3"), p.sizes("ar_grid")
+        settings = {
+            "regression": (regression.build, {**p.sizes("regression_transformer"), "T": max(fig3["T"]),
+                                               "d": max(fig3["d"])}),
+            "recall": (recall.build, {**p.sizes("recall_transformer"), "n_pairs": max(ar["n_pairs"]),
+                                      "n_tokens": max(ar["n_tokens"])}),
+        }
+        for task_name, (build, config) in settings.items():
+            for precision in PRECISIONS:
+                for n_seeds in (3,) if smoke else (3, 12):
+                    key = f"{scale} {task_name} {precision} x{n_seeds}"
+                    if clock.elapsed() > share_end:
+                        out[key] = "skipped: out of time"
+                        continue
+                    out[key] = {"config": config, **_rate(build, config, list(range(n_seeds)), precision, gpu,
+                                                          steps=2 if smoke else 30)}
+    return out
+
+
+# ----------------------------------------------------------------------------- 4. precision
+
+
+def precision_plateaus(gpu: torch.device, smoke: bool, clock: Clock, share_end: float) -> dict:
+    gpu_reg, gpu_ar = PROFILES["gpu"].sizes("regression_transformer"), PROFILES["gpu"].sizes("recall_transformer")
+    settings = {
+        "regression": (regression.build,
+                       {**(CI_REGRESSION if smoke else gpu_reg), "T": 8 if smoke else 64, "d": 4 if smoke else 16,
+                        "max_steps": 30 if smoke else 20000},
+                       lambda r: escape_step(r, fraction=0.2)),
+        "recall": (recall.build,
+                   {**(CI_RECALL if smoke else gpu_ar), "n_pairs": 3 if smoke else 6, "n_tokens": 16 if smoke else 32,
+                    "max_steps": 30 if smoke else 20000, "eval_every": 10 if smoke else 50},
+                   lambda r: escape_step(r, accuracy=(CI_RECALL if smoke else gpu_ar)["escape_accuracy"])),
+    }
+    seeds = [0, 1, 2] if smoke else [0, 1, 2, 3, 4]
+    out: dict = {}
+    for name, (build, config, measure) in settings.items():
+        task, model_config, training = build(config)
+        escapes, walls = {}, {}
+        for precision in PRECISIONS:
+            if clock.elapsed() > share_end:
+                escapes[precision] = "skipped: out of time"
+                continue
+            start = time.perf_counter()
+            records = train(task, model_config, replace(training, device=str(gpu), precision=precision,
+                                                        progress=False), seeds)
+            escapes[precision] = [measure(r) for r in records]
+            walls[precision] = round(time.perf_counter() - start, 2)
+        fp32 = escapes.get("fp32")
+        out[name] = {"config": config, "seeds": seeds, "escape_steps": escapes, "wall_s": walls,
+                     "against_fp32": {p: _seed_noise(fp32, e) for p, e in escapes.items()
+                                      if p != "fp32" and isinstance(e, list) and isinstance(fp32, list)}}
+    return out
+
+
+# ----------------------------------------------------------------------------- 5. Fig. 3, paper scale
+
+
+def fig3_paper(gpu: torch.device, smoke: bool, clock: Clock, data_dir: Path, commit: str | None) -> dict:
+    """Run ``sweep fig3 --profile paper`` (smoke: ci at 5 steps) in a subprocess until the time
+    left runs out; the results file keeps every finished run (it is safe against kills)."""
+    profile = "ci" if smoke else "paper"
+    out_file = data_dir / f"fig3_{profile}.jsonl"
+    command = [sys.executable, "-m", "sparse_attention_lab", "sweep", "fig3", "--profile", profile,
+               "--out", str(out_file)] + (["--max-steps", "5", "--seeds", "1"] if smoke else [])
+    before = len(load_results(out_file))
+    limit = max(clock.left() - 10, 1)
+    env = {**os.environ, "SAL_DEVICE": str(gpu)}
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, cwd=REPO, env=env, timeout=limit, capture_output=True, text=True)
+        status = f"finished (exit {done.returncode})"
+        tail = (done.stdout + done.stderr)[-2000:]
+    except subprocess.TimeoutExpired as stopped:
+        status = f"stopped after {limit:.0f} s (time budget)"
+        tail = ((stopped.stdout or b"").decode(errors="replace") if isinstance(stopped.stdout, bytes)
+                else (stopped.stdout or ""))[-2000:]
+    records = load_results(out_file)
+    if commit:  # the device's copy of the tree has no .git: fill in the commit it was made from
+        for r in records:
+            r["provenance"]["git_commit"] = r["provenance"].get("git_commit") or commit
+        out_file.write_text("".join(json.dumps(json_ready(r), allow_nan=False) + "\n" for r in records))
+    configs = {(r["config"]["T"], r["config"]["d"]) for r in records}
+    return {"file": str(out_file), "status": status, "wall_s": round(time.perf_counter() - start, 1),
+            "runs_before": before, "runs_after": len(records), "configs_done": sorted(configs),
+            "escaped": sum(bool(r.get("escaped")) for r in records), "output_tail": tail}
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="every section on the CPU at toy sizes (CI)")
+    parser.add_argument("--out", default="device_check.json", help="JSON report (default ./device_check.json)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder for fig3_paper.jsonl (default: a temporary folder under --smoke, else book/data)")
+    parser.add_argument("--budget-s", type=float, default=540.0, help="wall time to plan for (default 540)")
+    parser.add_argument("--device", default=None, help="the GPU (default cuda; cpu under --smoke)")
+    parser.add_argument("--commit", default=None, help="git commit of the tree, for provenance on a copy without .git")
+    args = parser.parse_args(argv)
+    if args.budget_s <= 0:
+        parser.error("--budget-s must be positive")
+    if not args.smoke and not torch.cuda.is_available() and args.device is None:
+        parser.error("no CUDA device here: run with --smoke on a CPU")
+    gpu = torch.device(args.device or ("cpu" if args.smoke else "cuda"))
+    out_path = Path(args.out)
+    clock = Clock(args.budget_s)
+    report = {"started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "smoke": args.smoke, "device": device_name(gpu), "torch": torch.__version__,
+              "python": platform.python_version(), "commit": args.commit, "budget_s": args.budget_s,
+              "sections": {}}
+
+    def save() -> None:
+        report["elapsed_s"] = round(clock.elapsed(), 1)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(json_ready(report), indent=1) + "\n")
+
+    share_end = 0.0
+    for name, section in (("agreement", lambda end: agreement(gpu, args.smoke)),
+                          ("sweeps", lambda end: sweeps(gpu, args.smoke, clock, end)),
+                          ("throughput", lambda end: throughput(gpu, args.smoke, clock, end)),
+                          ("precision", lambda end: precision_plateaus(gpu, args.smoke, clock, end))):
+        share_end += SECTION_SHARES[name] * args.budget_s
+        start = time.perf_counter()
+        try:
+            report["sections"][name] = section(share_end)
+        except Exception as error:  # keep going: the report says what failed
+            report["sections"][name] = f"failed: {error!r}"
+        print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
+        save()
+    with tempfile.TemporaryDirectory() as scratch:
+        data_dir = Path(args.data_dir) if args.data_dir else (Path(scratch) if args.smoke else REPO / "book" / "data")
+        start = time.perf_counter()
+        try:
+            report["sections"]["fig3_paper"] = fig3_paper(gpu, args.smoke, clock, data_dir, args.commit)
+        except Exception as error:
+            report["sections"]["fig3_paper"] = f"failed: {error!r}"
+        print(f"fig3_paper: {time.perf_counter() - start:.1f} s", flush=True)
+    save()
+    failed = [name for name, value in report["sections"].items() if isinstance(value, str)]
+    print(f"report: {out_path} ({report['elapsed_s']} s){'; failed: ' + ', '.join(failed) if failed else ''}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

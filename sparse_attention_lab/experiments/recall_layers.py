@@ -1,0 +1,106 @@
+"""Associative recall with the paper's 4 layers: which layer copies, which selects? (Figs. 4, 5, 17)
+
+The runs of :mod:`sparse_attention_lab.experiments.recall` with a
+:class:`~sparse_attention_lab.training.probes.RecallProbe` at every evaluation, so each record
+holds, per layer and head, the attention of the copy positions on the preceding key and of the
+query on the matching value (``record["probes"]["copy"]`` and ``["selection"]``, each
+``(evaluations, layers, heads)``). Two sweeps (sizes in ``profiles.SIZES``):
+
+- ``ar_deep``: emergence over ``n_pairs`` x ``n_tokens`` with 4 layers, trained until test
+  accuracy passes 50% so that every threshold from 5% to 50% is crossed in the same runs
+  (:func:`emergence_by_threshold`); cheap settings first.
+- ``ar_deep_long``: one ``B > 1`` and one ``p > 0`` run (and the ``B = 1, p = 0`` baseline)
+  trained a fixed, long number of steps, to see whether test accuracy dips and recovers (Fig. 5).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+from sparse_attention_lab.experiments import recall
+from sparse_attention_lab.fitting import PowerLawFit, fit_power_law
+from sparse_attention_lab.measure import escape_step
+from sparse_attention_lab.profiles import Profile
+from sparse_attention_lab.training.probes import RecallProbe
+
+THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5)
+"""Test-accuracy levels at which emergence is read (the paper's 5% to the CPU chapter's 50%)."""
+
+PAPER_LAW = {"C": 0.55, "n_tokens": 0.79, "n_pairs": 2.25}
+"""Fig. 4 right: emergence (5% test accuracy) ``0.55 N_tokens^0.79 N_pairs^2.25``, R^2 = 0.982."""
+
+
+def run(config: dict, seeds: list[int], *, probe=None, callback=None, device: str | None = None) -> list[dict]:
+    """:func:`~sparse_attention_lab.experiments.recall.run` with a :class:`RecallProbe` (or
+    ``probe``) logged; ``callback`` and ``device`` as there."""
+    return recall.run(config, seeds, probe=probe or RecallProbe(recall.build(config)[0]), callback=callback,
+                      device=device)
+
+
+def emergence_by_threshold(records: Iterable[dict], thresholds: Sequence[float] = THRESHOLDS) -> list[dict]:
+    """One row per record: ``n_pairs``, ``n_tokens``, seed and the step at which test accuracy
+    first reaches each threshold (``math.inf`` if never), keyed ``"acc_0.05"`` etc."""
+    rows = []
+    for record in records:
+        config = {**recall.DEFAULTS, **record["config"]}
+        row = {"n_pairs": config["n_pairs"], "n_tokens": config["n_tokens"], "seed": record["seed"]}
+        for level in thresholds:
+            row[f"acc_{level:g}"] = escape_step(record, accuracy=level)
+        rows.append(row)
+    return rows
+
+
+def threshold_fits(records: Iterable[dict], thresholds: Sequence[float] = THRESHOLDS) -> dict[float, PowerLawFit]:
+    """Per threshold, the power law of the emergence step in ``n_pairs`` and ``n_tokens`` over the
+    runs that reached it (App. D.2); thresholds with fewer than 4 such runs are left out."""
+    rows = emergence_by_threshold(records, thresholds)
+    fits = {}
+    for level in thresholds:
+        reached = [row for row in rows if math.isfinite(row[f"acc_{level:g}"])]
+        if len(reached) >= 4 and len({r["n_pairs"] for r in reached}) > 1 and len({r["n_tokens"] for r in reached}) > 1:
+            fits[level] = fit_power_law([r[f"acc_{level:g}"] for r in reached],
+                                        n_tokens=[r["n_tokens"] for r in reached],
+                                        n_pairs=[r["n_pairs"] for r in reached])
+    return fits
+
+
+def attention_at(record: dict, step: float) -> dict[str, np.ndarray]:
+    """The ``copy`` and ``selection`` attention, ``(layers, heads)``, at the first evaluation at or
+    after ``step`` (the last one if none)."""
+    steps = np.asarray(record["steps"], dtype=float)
+    index = int(np.searchsorted(steps, step)) if step <= steps[-1] else len(steps) - 1
+    return {name: np.asarray(record["probes"][name][index], dtype=float) for name in ("copy", "selection")}
+
+
+# --------------------------------------------------------------------------- named sweeps
+
+
+def _base(profile: Profile) -> dict:
+    s = profile.sizes("ar_deep_model")
+    return {**profile.sizes("recall_transformer"), **s}
+
+
+def ar_deep(profile: Profile) -> list[dict]:
+    """Emergence over ``n_pairs`` x ``n_tokens`` (``n_pairs < n_tokens``) with 4 layers, cheap first."""
+    s = profile.sizes("ar_deep")
+    configs = [
+        {**_base(profile), "n_pairs": n_pairs, "n_tokens": n_tokens, "max_steps": s["max_steps"]}
+        for n_pairs in s["n_pairs"]
+        for n_tokens in s["n_tokens"]
+        if n_pairs < n_tokens
+    ]
+    return sorted(configs, key=lambda c: (c["n_pairs"], c["n_tokens"]))
+
+
+def ar_deep_long(profile: Profile) -> list[dict]:
+    """``B = 1, p = 0``, one ``B > 1`` and one ``p > 0``, trained ``max_steps`` without an early stop."""
+    s = profile.sizes("ar_deep_long")
+    base = {**_base(profile), "n_pairs": s["n_pairs"], "n_tokens": s["n_tokens"], "max_steps": s["max_steps"],
+            "stop_margin": None}
+    return [{**base, "B": 1.0, "p": 0.0}, {**base, "B": float(s["B"]), "p": 0.0}, {**base, "B": 1.0, "p": float(s["p"])}]
+
+
+SWEEPS: dict[str, Callable[[Profile], list[dict]]] = {"ar_deep": ar_deep, "ar_deep_long": ar_deep_long}

@@ -1,0 +1,116 @@
+"""The book's cached results files, found wherever a chapter runs, with what made them.
+
+The files live in ``book/data/`` of the repository and are installed with the package (as
+``sparse_attention_lab/book_data/``, a link to ``book/data`` in a checkout), so a chapter
+finds them in a checkout, an editable install, or a plain ``pip install`` (Colab) alike::
+
+    fig3 = load_cached("fig3", profile, scale="ci")
+    print(fig3.describe())          # file, runs, command, machine, commit, training time, scale
+    records = fig3.records
+
+A missing file raises :class:`FileNotFoundError` with the command that makes it, never an
+empty list. Under the ``gpu`` and ``paper`` profiles a cache at that scale (``gpu`` or
+``paper``) is used where it exists, in place of the smaller ``scale`` a chapter asks for;
+:meth:`CachedResults.describe` says which scale the records are.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sparse_attention_lab.profiles import PROFILES, Profile
+from sparse_attention_lab.runs.results import config_key, load_results
+
+PACKAGE = Path(__file__).resolve().parents[1]
+CANDIDATES = (PACKAGE / "book_data", PACKAGE.parent / "book" / "data")
+"""Where the files can be: the installed copy (a link in a checkout), then a checkout's ``book/data``."""
+
+LARGER_SCALES = {"gpu": ("gpu", "paper"), "paper": ("paper", "gpu")}
+"""Caches a chapter under these profiles prefers to the scale it asks for, in this order."""
+
+
+def data_dir() -> Path:
+    """The folder of the book's cached results (``book/data`` or its installed copy)."""
+    for folder in CANDIDATES:
+        if folder.is_dir():
+            return folder
+    raise FileNotFoundError(
+        "The book's cached results are missing: neither "
+        + " nor ".join(str(f) for f in CANDIDATES)
+        + " exists. Reinstall the package, e.g. `pip install sparse-attention-lab[colab]` from the repository."
+    )
+
+
+def data_path(filename: str) -> Path:
+    """Path of ``filename`` in :func:`data_dir` (existing or not: a sweep's ``out``)."""
+    if os.path.basename(filename) != filename or not filename.endswith(".jsonl"):
+        raise ValueError(f"filename must be a bare '<name>.jsonl', got {filename!r}.")
+    return data_dir() / filename
+
+
+def sweep_command(name: str, scale: str) -> str:
+    """The command line that makes (or resumes) ``book/data/<name>_<scale>.jsonl``."""
+    return f"python -m sparse_attention_lab sweep {name} --profile {scale}"
+
+
+@dataclass(frozen=True)
+class CachedResults:
+    """The records of one cached results file, and where they come from."""
+
+    path: Path
+    records: list[dict]
+    scale: str | None = None  # profile the file was made under (None: not a named sweep)
+    profile: str | None = None  # profile of the chapter that loaded it
+
+    def describe(self) -> str:
+        """One paragraph: file, runs, command, machine, commits, training time, and scale."""
+        prov = self.records[0].get("provenance", {})
+        wall = sum({config_key(r["config"]): r["provenance"]["job_wall_time_s"] for r in self.records
+                    if "provenance" in r}.values())
+        sessions = sorted({(r["provenance"]["sweep_started_at"][:16], (r["provenance"]["git_commit"] or "?")[:8])
+                           for r in self.records if "provenance" in r})
+        made = "; ".join(f"{started} UTC at commit {commit}" for started, commit in sessions)
+        text = (f"book/data/{self.path.name}: {len(self.records)} runs made by `{prov.get('command')}` "
+                f"on {prov.get('cpu_count')} x {prov.get('cpu')} ({prov.get('device')}, torch "
+                f"{prov.get('torch_version')}), started {made}; {wall / 60:.1f} min of training")
+        if self.scale is not None and self.profile is not None and self.scale != self.profile:
+            text += f". Scale: the {self.scale} profile's sizes, not this chapter's {self.profile} profile"
+        elif self.scale is not None:
+            text += f". Scale: the {self.scale} profile's sizes"
+        return text + "."
+
+
+def load_cached_file(filename: str, command: str) -> CachedResults:
+    """The records of ``book/data/<filename>``; ``FileNotFoundError`` naming ``command`` (what makes
+    the file) when it is missing or empty."""
+    path = data_path(filename)
+    records = load_results(path)
+    if not records:
+        state = "is empty" if path.exists() else "is missing"
+        raise FileNotFoundError(f"Cached results {path} {state}. Make them with: {command}")
+    return CachedResults(path, records)
+
+
+def load_cached(name: str, profile: Profile | str, scale: str = "ci") -> CachedResults:
+    """Cached sweep ``name`` at ``scale`` (``book/data/<name>_<scale>.jsonl``), or, under the
+    ``gpu`` and ``paper`` profiles, at that larger scale where such a file exists.
+
+    ``FileNotFoundError`` with the sweep command when no file is found.
+    """
+    running = profile if isinstance(profile, str) else profile.name
+    for label, value in (("profile", running), ("scale", scale)):
+        if value not in PROFILES:
+            raise ValueError(f"{label} must be one of {', '.join(PROFILES)}, got {value!r}.")
+    folder = data_dir()
+    for candidate in (*LARGER_SCALES.get(running, ()), scale):
+        path = folder / f"{name}_{candidate}.jsonl"
+        if path.exists():
+            return CachedResults(path, load_cached_file(path.name, sweep_command(name, candidate)).records,
+                                 candidate, running)
+    tried = ", ".join(f"{name}_{s}.jsonl" for s in dict.fromkeys((*LARGER_SCALES.get(running, ()), scale)))
+    raise FileNotFoundError(
+        f"No cached results for sweep {name!r} in {folder} (looked for {tried}). "
+        f"Make them with: {sweep_command(name, scale)}"
+    )

@@ -1,0 +1,198 @@
+"""Figures of the mechanism inside the Transformer (chapter 3; measures in
+:mod:`sparse_attention_lab.experiments.mechanism`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from sparse_attention_lab.experiments import mechanism
+from sparse_attention_lab.experiments.regression import DEFAULTS, loss_rise
+from sparse_attention_lab.measure import escape_step
+from sparse_attention_lab.theory.reduced import reduced_dynamics
+
+
+def _config(record: dict) -> dict:
+    return {**DEFAULTS, **record["config"]}
+
+
+def alignment_and_attention(records: Sequence[dict], settings: Sequence[tuple[int, int]]) -> Figure:
+    """One panel per ``(T, d)`` of ``settings``: the weight side ``m / alpha`` and the strongest
+    readout attention on the relevant token, each over its final value, against steps (every
+    seed of ``records`` at that setting), and a last panel with the toy model's ``w`` and
+    ``alpha`` (reduced dynamics, gradient-flow time) for the first setting."""
+    fig, axes = plt.subplots(1, len(settings) + 1, figsize=(3.3 * (len(settings) + 1), 3.0))
+    for ax, (T, d) in zip(axes, settings, strict=False):
+        runs = [r for r in records if (_config(r)["T"], _config(r)["d"]) == (T, d)]
+        if not runs:
+            raise ValueError(f"records: no run at T = {T}, d = {d}.")
+        for i, record in enumerate(runs):
+            w, alpha = mechanism.weight_side(record), mechanism.strongest_attention(record)
+            label = (lambda name: name) if i == 0 else (lambda name: None)
+            ax.plot(record["steps"], w / w[-1], color="C0", lw=1.2, label=label("weights: $m/\\alpha$"))
+            ax.plot(record["steps"], alpha / alpha[-1], color="C3", lw=1.2, label=label("attention $\\alpha$"))
+        ax.axhline(mechanism.LEAD_FRACTION, color="gray", lw=0.8, ls=":")
+        ax.set(title=f"Transformer, T = {T}, d = {d}", xlabel="training step", ylim=(-0.1, 1.15))
+    axes[0].set_ylabel("value / final value")
+    axes[0].legend(fontsize=8, loc="upper left")
+    T, d = settings[0]
+    trajectory = reduced_dynamics(T, d, n_points=600)
+    ax = axes[-1]
+    ax.plot(trajectory.times, trajectory.w / trajectory.w[-1], color="C0", label="weights $w$")
+    ax.plot(trajectory.times, trajectory.alpha / trajectory.alpha[-1], color="C3", label="attention $\\alpha$")
+    ax.axhline(mechanism.LEAD_FRACTION, color="gray", lw=0.8, ls=":")
+    ax.set(title=f"toy model, T = {T}, d = {d}", xlabel="gradient-flow time", ylim=(-0.1, 1.15))
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def lead_rows(records: Sequence[dict]) -> list[dict]:
+    """Per ``(T, d)`` of ``records``: the Transformer's lead (mean and spread over seeds, in steps
+    and over the escape step) and the toy model's lead over its plateau."""
+    settings = sorted({(_config(r)["T"], _config(r)["d"]) for r in records})
+    rows = []
+    for T, d in settings:
+        leads = [mechanism.transformer_lead(r) for r in records if (_config(r)["T"], _config(r)["d"]) == (T, d)]
+        relative = np.array([x["relative"] for x in leads])
+        steps = np.array([x["lead"] for x in leads])
+        rows.append({"T": T, "d": d, "seeds": len(leads), "lead": float(steps.mean()),
+                     "lead_sd": float(steps.std(ddof=1)) if len(steps) > 1 else math.nan,
+                     "relative": float(relative.mean()),
+                     "relative_sd": float(relative.std(ddof=1)) if len(relative) > 1 else math.nan,
+                     "toy_relative": mechanism.toy_lead(T, d)["relative"]})
+    return rows
+
+
+def lead_figure(rows: Sequence[dict]) -> Figure:
+    """The lead over the plateau length against ``d``, one colour per ``T``: Transformer (dots,
+    mean +- sd over seeds) and toy model (line)."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    for i, T in enumerate(sorted({row["T"] for row in rows})):
+        sub = [row for row in rows if row["T"] == T]
+        d = [row["d"] for row in sub]
+        ax.errorbar(d, [row["relative"] for row in sub], yerr=[row["relative_sd"] for row in sub], fmt="o",
+                    color=f"C{i}", capsize=3, label=f"Transformer, T = {T}")
+        ax.plot(d, [row["toy_relative"] for row in sub], color=f"C{i}", ls="--", label=f"toy model, T = {T}")
+    ax.axhline(0, color="gray", lw=0.8)
+    ds = sorted({row["d"] for row in rows})
+    ax.set(xscale="log", xlabel="d (token dimension)", ylabel="lead / plateau length",
+           title="> 0: the weights move before the attention")
+    ax.set_xticks(ds, [str(d) for d in ds])
+    ax.minorticks_off()
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def _mean_over(records: Sequence[dict], value, **where) -> float:
+    runs = [r for r in records if all(_config(r).get(k, False) == v for k, v in where.items())]
+    return float(np.mean([value(r) for r in runs])) if runs else math.nan
+
+
+def shortcut_figure(records: Sequence[dict], d: int) -> Figure:
+    """Left: test loss (no repetition, over its initial value) against steps at ``d``, for each
+    ``p``, with the repeated targets as sampled (solid) and made zero-mean (dashed, the
+    ``signed_repeat`` ablation). Middle and right, against ``p`` for every ``d`` (seed means):
+    the highest test loss over the initial one, and the escape step (0.4 x the initial test
+    loss, App. D.1)."""
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(11.5, 3.3))
+    ps = sorted({_config(r)["p"] for r in records})
+    for i, p in enumerate(ps):
+        for signed, style in ((False, "-"), (True, "--")):
+            if p == 0 and signed:
+                continue
+            runs = [r for r in records if _config(r)["p"] == p and _config(r)["d"] == d
+                    and _config(r).get("signed_repeat", False) == signed]
+            for j, record in enumerate(runs):
+                label = (f"p = {p}" + (", zero-mean repeat" if signed else "")) if j == 0 else None
+                losses = np.asarray(record["test_loss"]) / record["test_loss"][0]
+                left.plot(record["steps"], losses, color=f"C{i}", ls=style, lw=1.1, label=label)
+    left.set(xlabel="training step", ylabel="test loss / initial", title=f"T = {_config(records[0])['T']}, d = {d}")
+    left.legend(fontsize=7)
+    measures = ((middle, lambda r: loss_rise(r)[0]), (right, lambda r: escape_step(r, fraction=0.4)))
+    for ax, value in measures:
+        for i, dd in enumerate(sorted({_config(r)["d"] for r in records})):
+            for signed, style in ((False, "-"), (True, "--")):
+                ys = [_mean_over(records, value, p=p, d=dd, signed_repeat=signed and p > 0) for p in ps]
+                ax.plot(ps, ys, marker="s" if signed else "o", ls=style, color=f"C{i}",
+                        label=f"d = {dd}" + (", zero-mean repeat" if signed else ""))
+    middle.axhline(1, color="gray", lw=0.8)
+    middle.set(xlabel="p (cross-sample repetition)", ylabel="highest / initial test loss")
+    right.set(xlabel="p (cross-sample repetition)", ylabel="escape step")
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def attention_against_B(records: Sequence[dict]) -> Figure:
+    """Final strongest readout attention on the (one, flagged) relevant test token against the
+    training ``B``, per seed, with the attention a model spreading evenly over ``B`` copies
+    would put on one (``1 / B``)."""
+    fig, ax = plt.subplots(figsize=(4.6, 3.2))
+    Bs = sorted({_config(r)["B"] for r in records})
+    for i, B in enumerate(Bs):
+        finals = [mechanism.strongest_attention(r)[-1] for r in records if _config(r)["B"] == B]
+        ax.scatter([B] * len(finals), finals, color="C0", zorder=3, label="final attention" if i == 0 else None)
+    ax.plot(Bs, [1 / B for B in Bs], color="gray", ls="--", label="1 / B")
+    ax.set(xscale="log", xlabel="B (copies of the relevant token in training)",
+           ylabel="readout attention on the relevant token", ylim=(0, 1.05))
+    ax.set_xticks(Bs, [str(B) for B in Bs])
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def fig14_figure(records: Sequence[dict]) -> Figure:
+    """Escape step (test loss < 0.2 x initial) against ``d`` at a fixed position, with the
+    relevant-token feature (solid) or without (dashed), one panel per learning rate."""
+    lrs = sorted({_config(r)["lr"] for r in records}, reverse=True)
+    fig, axes = plt.subplots(1, len(lrs), figsize=(4.2 * len(lrs), 3.2), sharey=True)
+    for ax, lr in zip(np.atleast_1d(axes), lrs, strict=True):
+        for i, T in enumerate(sorted({_config(r)["T"] for r in records})):
+            for feature, style in ((True, "-"), (False, "--")):
+                runs = [r for r in records if _config(r)["lr"] == lr and _config(r)["T"] == T
+                        and _config(r)["feature"] == feature]
+                ds = sorted({_config(r)["d"] for r in runs})
+                means = [np.mean([escape_step(r, fraction=0.2) for r in runs if _config(r)["d"] == d]) for d in ds]
+                ax.plot(ds, means, marker="o", ls=style, color=f"C{i}",
+                        label=f"T = {T}, " + ("feature" if feature else "no feature"))
+        ax.set(xscale="log", yscale="log", xlabel="d (token dimension)", title=f"fixed position, lr = {lr:g}")
+    np.atleast_1d(axes)[0].set_ylabel("escape step")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def exponent_against_scale(local: Sequence[dict], paper: dict[str, float],
+                           joint: dict[str, tuple[float, float]] | None = None) -> Figure:
+    """Left: the exponent of ``d`` on each 2 x 2 sub-grid against the sub-grid's ``d`` (one colour
+    per ``T`` pair); right: the exponent of ``T`` against ``T`` (one colour per ``d`` pair); the
+    paper's exponents as lines, the joint fit over the whole grid (``{"d": (a, se), "T": (b, se)}``)
+    as a band."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for ax, exponent, scale, group in ((axes[0], "a", "d", "T_pair"), (axes[1], "b", "T", "d_pair")):
+        pairs = sorted({tuple(p[group]) for p in local})
+        for i, pair in enumerate(pairs):
+            sub = sorted((p for p in local if tuple(p[group]) == pair), key=lambda p: p[scale])
+            shift = 1 + 0.03 * (i - (len(pairs) - 1) / 2)  # side by side, not on top of each other
+            ax.errorbar([p[scale] * shift for p in sub], [p[exponent] for p in sub],
+                        yerr=[2 * p[f"{exponent}_se"] for p in sub], marker="o", capsize=3, color=f"C{i}",
+                        label=f"{'T' if group == 'T_pair' else 'd'} = {pair[0]}-{pair[1]}")
+        name = "d" if exponent == "a" else "T"
+        ax.axhline(paper[name], color="k", ls="--", lw=1, label=f"paper: {paper[name]:.2f}")
+        if joint is not None:
+            value, se = joint[name]
+            ax.axhspan(value - 2 * se, value + 2 * se, color="gray", alpha=0.2, label=f"joint fit here: {value:.2f}")
+        ax.set(xscale="log", xlabel=f"{scale} at the sub-grid's centre (geometric mean)",
+               ylabel=f"local exponent of {name} (error bars: 2 SE)")
+        centres = sorted({round(p[scale], 1) for p in local})
+        ax.set_xticks(centres, [f"{c:g}" for c in centres])
+        ax.minorticks_off()
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,190 @@
+"""Figures of chapter 4: associative recall (Figs. 4, 5, 16, 17 of the paper).
+
+Each figure function draws one figure from run records (as :func:`~sparse_attention_lab.experiments.recall.run`
+returns them, or loaded from a cached sweep) and returns the matplotlib ``Figure``;
+:func:`add_repetition_rows` writes the scorecard rows of Figs. 5 and 16.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+from sparse_attention_lab.experiments.recall_summary import setting_of
+from sparse_attention_lab.fitting import PowerLawFit
+from sparse_attention_lab.tasks import AssociativeRecall
+from sparse_attention_lab.views.scorecard import Scorecard
+
+
+def sequence_text(tokens: Sequence[int]) -> str:
+    """A sequence as letters, pairs then the query after a bar: ``"TU DS QZ | Q"``."""
+    letters = [chr(ord("A") + int(t)) if int(t) < 26 else f"<{int(t)}>" for t in tokens]
+    pairs = " ".join(letters[i] + letters[i + 1] for i in range(0, len(letters) - 1, 2))
+    return f"{pairs} | {letters[-1]}"
+
+
+def live_run_figure(records: Sequence[dict], task: AssociativeRecall, threshold: float) -> Figure:
+    """Test accuracy of every seed, then the copy, selection and induction probes of every head of
+    the first seed (dashed: layer 1; the dotted line marks where accuracy passes ``threshold``)."""
+    record = records[0]
+    steps = np.array(record["steps"])
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
+    for r in records:
+        axes[0].plot(r["steps"], r["test_acc"], color=f"C{r['seed']}", label=f"seed {r['seed']}")
+    axes[0].axhline(1 / task.n_pairs, color="gray", ls=":", lw=1, label="1 / N_pairs")
+    axes[0].axhline(1 / task.n_tokens, color="gray", ls="--", lw=1, label="1 / N_tokens (chance)")
+    axes[0].set(xlabel="training step", ylabel="test accuracy", title="Accuracy", ylim=(0, 1))
+    axes[0].legend(fontsize=7)
+    escape = record["escape_step"]
+    for ax, name in zip(axes[1:], ("copy", "selection", "induction"), strict=True):
+        values = np.array(record["probes"][name])  # (evaluations, layers, heads)
+        for layer in range(values.shape[1]):
+            for head in range(values.shape[2]):
+                ax.plot(steps, values[:, layer, head], color=f"C{layer + 2}", ls="-" if layer else "--",
+                        lw=1, label=f"layer {layer + 1}" if head == 0 else None)
+        if name == "selection":
+            ax.axhline(1 / task.seq_len, color="gray", lw=0.8, ls=":", label="uniform")
+        if escape is not None and math.isfinite(escape):
+            ax.axvline(escape, color="k", lw=0.8, ls=":")
+        ax.set(xlabel="training step", ylabel="mean attention weight", title=f"{name} (seed {record['seed']}, every head)",
+               ylim=(0, 1))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def grid_curves_figure(records: Sequence[dict], threshold: float, n_tokens: int, n_pairs: int) -> Figure:
+    """Fig. 4 left and middle: test accuracy of seed 0 against steps, varying ``n_pairs`` at
+    ``n_tokens`` (left) and ``n_tokens`` at ``n_pairs`` (middle); the dashed line is ``threshold``."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    for ax, key, fixed_key, fixed in ((axes[0], "n_pairs", "n_tokens", n_tokens), (axes[1], "n_tokens", "n_pairs", n_pairs)):
+        chosen = sorted((r for r in records if r["config"][fixed_key] == fixed and r["seed"] == 0),
+                        key=lambda r: r["config"][key])
+        for i, r in enumerate(chosen):
+            ax.plot(r["steps"], r["test_acc"], color=f"C{i}", label=f"{key} = {r['config'][key]}")
+        ax.axhline(threshold, color="gray", lw=0.8, ls="--")
+        ax.set(xlabel="training step", title=f"{fixed_key} = {fixed} (seed 0)")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("test accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def emergence_grid_figure(rows: Sequence[dict], law: PowerLawFit, threshold: float) -> Figure:
+    """Fig. 4 right: emergence steps (dots, one per run; ``rows`` from
+    :func:`~sparse_attention_lab.experiments.recall.emergence_rows`) against ``N_pairs`` and
+    against ``N_tokens``, with the joint fit ``law`` (lines)."""
+    found = [r for r in rows if math.isfinite(r["emergence"])]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, key, other in ((axes[0], "n_pairs", "n_tokens"), (axes[1], "n_tokens", "n_pairs")):
+        for i, value in enumerate(sorted({r[other] for r in found})):
+            mine = [r for r in found if r[other] == value]
+            xs = np.array(sorted({r[key] for r in mine}), dtype=float)
+            ax.scatter([r[key] for r in mine], [r["emergence"] for r in mine], color=f"C{i}", s=14)
+            names = {"n_pairs": "N_pairs", "n_tokens": "N_tokens"}
+            ax.plot(xs, law.predict(**{names[key]: xs, names[other]: np.full(len(xs), value)}), color=f"C{i}",
+                    label=f"{other} = {value}")
+        ax.set(xscale="log", yscale="log", xlabel=key.replace("n_", "N_"), ylabel=f"steps to {threshold:.0%} test accuracy",
+               title=f"Emergence vs {key.replace('n_', 'N_')} (lines: joint fit)")
+        ticks = sorted({r[key] for r in found})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        steps = [r["emergence"] for r in found]
+        y_ticks = [t for t in (100, 200, 500, 1000, 2000, 5000, 10000) if min(steps) / 2 <= t <= 2 * max(steps)]
+        ax.set_yticks(y_ticks, [str(t) for t in y_ticks])
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _repetition_panels(settings: Sequence[tuple[float, float]]) -> list[tuple[str, list[tuple[float, float]]]]:
+    return [("in-context repetition B", [s for s in settings if s[1] == 0]),
+            ("cross-sample repetition p", [s for s in settings if s[0] == 1])]
+
+
+def _label(setting: tuple[float, float], title: str) -> str:
+    return f"B = {setting[0]:g}" if title.startswith("in-context") else f"p = {setting[1]:g}"
+
+
+def repetition_curves_figure(records: Sequence[dict]) -> Figure:
+    """Figs. 5 and 16: accuracy (mean of seeds) on test data without repetition (top) and on the
+    training distribution (bottom), varying ``B`` at ``p = 0`` (left) and ``p`` at ``B = 1`` (right)."""
+    settings = sorted({setting_of(r) for r in records})
+    fig, axes = plt.subplots(2, 2, figsize=(11, 6.4), sharex=True, sharey=True)
+    for col, (title, chosen) in enumerate(_repetition_panels(settings)):
+        for i, s in enumerate(chosen):
+            mine = [r for r in records if setting_of(r) == s]
+            for row, curve in enumerate(("test_acc", "train_acc")):
+                axes[row, col].plot(mine[0]["steps"], np.mean([r[curve] for r in mine], axis=0), color=f"C{i}",
+                                    label=_label(s, title))
+        axes[0, col].set_title(title)
+        axes[0, col].legend(fontsize=8)
+        axes[1, col].set_xlabel("training step")
+    axes[0, 0].set_ylabel("test accuracy\n(no repetition)")
+    axes[1, 0].set_ylabel("accuracy on the\ntraining distribution")
+    n_seeds = len(records) // max(len(settings), 1)
+    fig.suptitle(f"Mean of {n_seeds} seeds; top: Fig. 5, bottom: Fig. 16")
+    fig.tight_layout()
+    return fig
+
+
+def threshold_figure(test: Mapping[tuple[float, float], Sequence[float]], train: Mapping[tuple[float, float], Sequence[float]],
+                     thresholds: Sequence[float]) -> Figure:
+    """Emergence step against the accuracy threshold, for each ``B`` (left) and ``p`` (right):
+    on test data without repetition (solid) and on the training distribution (dotted); a
+    setting that never reached a threshold leaves a gap. ``test``/``train`` map ``(B, p)`` to the
+    step at each threshold (:func:`~sparse_attention_lab.experiments.recall_summary.emergence_by_threshold`)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.9), sharey=True)
+    x = 100 * np.asarray(thresholds, dtype=float)
+    for ax, (title, chosen) in zip(axes, _repetition_panels(sorted(test)), strict=True):
+        for i, s in enumerate(chosen):
+            for curves, style in ((test, "-"), (train, ":")):
+                steps = np.asarray(curves[s], dtype=float)
+                ax.plot(x, np.where(np.isfinite(steps), steps, np.nan), style, color=f"C{i}", marker="o", ms=3,
+                        label=_label(s, title) if style == "-" else None)
+        ax.set(xlabel="accuracy threshold (%)", yscale="log", title=title)
+        ax.legend(fontsize=8, title="solid: test data\ndotted: training data", title_fontsize=7)
+    axes[0].set_ylabel("emergence step (mean of seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def query_kind_figure(records: Sequence[dict]) -> Figure:
+    """Test accuracy on queries that are one of the two repeated tokens (solid) and on the other
+    queries (dashed), mean of seeds, one colour per ``p`` (records with a ``QueryKindProbe``)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for i, p in enumerate(sorted({setting_of(r)[1] for r in records})):
+        mine = [r for r in records if setting_of(r)[1] == p]
+        for name, style in (("repeated", "-"), ("other", "--")):
+            ax.plot(mine[0]["steps"], np.mean([r["probes"][name] for r in mine], axis=0), style, color=f"C{i}",
+                    label=f"p = {p:g}, {name} queries")
+    ax.set(xlabel="training step", ylabel="test accuracy (no repetition)", ylim=(0, 1),
+           title="Accuracy by kind of query (mean of seeds)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def add_repetition_rows(card: Scorecard, summary: Mapping[tuple[float, float], Mapping[str, float]], threshold: float,
+                        section: str) -> None:
+    """Scorecard rows of Figs. 5 and 16 from :func:`~sparse_attention_lab.experiments.recall_summary.repetition_summary`:
+    for in-context and for cross-sample repetition, the speed-up on the training distribution
+    (the paper: always faster) and on test data (the paper: about x4 for B, x2 for p at 5%)."""
+    kinds = (("in-context repetition B", [s for s in summary if s[1] == 0 and s[0] > 1], lambda s: f"B = {s[0]:g}", "×4"),
+             ("cross-sample repetition p", [s for s in summary if s[0] == 1 and s[1] > 0], lambda s: f"p = {s[1]:g}", "×2"))
+    for kind, chosen, name, paper in kinds:
+        if not chosen:
+            raise ValueError(f"summary has no setting of {kind}.")
+        for curve, where in (("train", "the training distribution"), ("test", "test data")):
+            speedups = [summary[s][f"{curve}_speedup"] for s in chosen]
+            card.check(f"Fig. {16 if curve == 'train' else 5}: {kind} speeds learning on {where}",
+                       paper="yes, always" if curve == "train" else f"about {paper} (5% accuracy)",
+                       ours=", ".join(f"×{v:.1f} at {name(s)}" for v, s in zip(speedups, chosen, strict=True)),
+                       holds=all(v > 1 for v in speedups) if curve == "train" else max(speedups) > 1,
+                       scale=f"{threshold:.0%} accuracy, N_pairs 6, N_tokens 32", section=section)

@@ -1,0 +1,347 @@
+"""Chapter 3's figures and tables: Transformers on single-location regression (Figs. 3, 11-15).
+
+Every table is a :class:`~sparse_attention_lab.views.tables.Table` (rendered Markdown, printed as
+the same text); every figure function draws with matplotlib and returns its figure. The numbers
+come from :mod:`sparse_attention_lab.experiments.regression` (measures, fits, speed-ups).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from sparse_attention_lab.experiments import regression
+from sparse_attention_lab.experiments.regression import MEASURES, StepFit
+from sparse_attention_lab.fitting import PowerLawFit
+from sparse_attention_lab.hardware import current_profile
+from sparse_attention_lab.profiles import PROFILES, Profile
+from sparse_attention_lab.runs.book_data import load_cached
+from sparse_attention_lab.runs.provenance import describe_provenance
+from sparse_attention_lab.views.scorecard import RESOLVED_AT, Scorecard
+from sparse_attention_lab.views.tables import Table
+
+PAPER_LAWS: dict[str, dict[str, float]] = {
+    "Fig. 3": {"C": 0.76, "d": 1.29, "T": 0.80, "B": -0.80},
+    "layers and heads": {"C": 1.03, "d": 1.27, "T": 0.70, "n_layers": 0.06, "n_heads": 0.16},
+    "feature, random position": {"C": 1.43, "d": 1.31, "T": 0.58},
+    "feature, fixed position": {"C": 4.20, "d": 1.22, "T": 0.29},
+    "no feature, fixed position": {"C": 4.61, "d": 1.21, "T": 0.30},
+    "adam": {"C": 1.45, "d": 1.31, "T": 0.57},
+    "sgd": {"C": 6.42, "d": 1.44, "T": 1.07},
+    "Fig. 2 right": {"C": 2.15, "f": -1.02},
+}
+"""The paper's fitted laws: Fig. 3 (left and middle, one law), Fig. 13, Fig. 14 (three panels),
+Fig. 15, and the toy model's reduced dynamics under cross-sample repetition (Fig. 2 right, as the
+exponent of ``f(p, d)``; the paper fits no law for its Transformer under ``p``)."""
+
+NAMES = {"d": "d", "T": "T", "B": "B", "f": "f", "n_layers": "L", "n_heads": "H"}
+
+
+# --------------------------------------------------------------------------- cached sweeps
+
+
+class Note(str):
+    """A line of Markdown (a provenance sentence): ``display`` renders it, ``print`` prints it."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def load_sweep(name: str, scale: str = "ci", profile: Profile | str | None = None) -> tuple[list[dict], Note]:
+    """The records of cached sweep ``name`` at ``scale``, found wherever the chapter runs
+    (:func:`~sparse_attention_lab.runs.book_data.load_cached`; a larger-scale cache under the
+    ``gpu`` and ``paper`` profiles), and the sentence that says where they come from
+    (:func:`~sparse_attention_lab.runs.provenance.describe_provenance`)."""
+    cached = load_cached(name, profile or current_profile(), scale)
+    return cached.records, Note(describe_provenance(cached.path, cached.records))
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def resolved_sign(fit: StepFit, feature: str) -> int:
+    """+1 or -1 when the exponent's sign is resolved beyond two standard errors, else 0."""
+    estimate = fit.fit.exponents[feature]
+    return 0 if abs(estimate) <= RESOLVED_AT * fit.stderr(feature) else int(math.copysign(1, estimate))
+
+
+def conclusion(fits: Mapping[str, StepFit], feature: str, larger: str) -> str:
+    """What the two losses say together about ``feature`` (``larger``: what a larger value means,
+    e.g. "longer sequences"): a direction only where both resolve the same sign of its exponent
+    (the attention step is reported beside, not voted)."""
+    train, test = resolved_sign(fits["train"], feature), resolved_sign(fits["test"], feature)
+    if train == test != 0:
+        return f"both losses: {'longer' if train > 0 else 'shorter'} plateau with {larger}"
+    if 0 in (train, test):
+        return "unresolved on " + " and ".join(MEASURES[m] for m, s in (("train", train), ("test", test)) if s == 0)
+    return "the two losses disagree: no conclusion"
+
+
+def summary_table(findings: Sequence[tuple[str, str, Mapping[str, StepFit], str, str]]) -> Table:
+    """One row per ``(what, paper, fits by measure, feature, larger)``: each measure's exponent of
+    ``feature`` with its standard error, and :func:`conclusion`."""
+    header = ["exponent", "paper", *MEASURES.values(), "conclusion"]
+    rows = [[what, paper, *(fits[m].exponent(feature) for m in MEASURES), conclusion(fits, feature, larger)]
+            for what, paper, fits, feature, larger in findings]
+    return Table(header, rows, caption="Exponent ± the larger of the fit's standard error and a bootstrap over "
+                 "seeds; a sign counts when resolved beyond two standard errors.")
+
+
+def settings_table(ours: Mapping[str, object], sweeps: Sequence[Sequence[dict]]) -> Table:
+    """The paper's Table 1 (linear regression, Transformer) beside this chapter's model (``ours``,
+    seeds counted in the cached ``sweeps``); the rows Table 1 does not give are marked as ours."""
+    paper = {**regression.DEFAULTS, **PROFILES["paper"].sizes("regression_transformer")}
+    ours = {**regression.DEFAULTS, **ours}
+    counts = sorted({len({r["seed"] for r in records}) for records in sweeps})
+    seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]} per setting"
+    both = [("layers", "n_layers"), ("heads", "n_heads"), ("embedding width", "d_model"),
+            ("query/key width", "d_qk"), ("MLP factor", "mlp_factor"), ("learning rate (Adam)", "lr"),
+            ("batch size", "batch_size")]
+    rows = [[label, f"{paper[key]:g}", f"{ours[key]:g}"] for label, key in both]
+    rows += [["positional encoding, layer norm, skips, MLPs", "sinusoidal, no, yes, yes",
+              "sinusoidal, " + ", ".join("yes" if ours[k] else "no" for k in ("layer_norm", "skip", "mlp"))],
+             ["seeds", f"{PROFILES['paper'].sizes('fig3')['seeds']}", seeds],
+             ["step cap per run (ours)", "not in Table 1 (App. D.3: 50,000 for the hardest settings)",
+              f"{ours['max_steps']:g}"],
+             ["evaluation every (ours)", "not stated", f"{ours['eval_every']:g} steps"],
+             ["attention (ours)", "not stated", "causal" if ours["causal"] else "bidirectional"],
+             ["readout (ours)", "not stated", "a zero token appended after the T tokens"]]
+    return Table(["setting", "paper (Table 1)", "this chapter"], rows)
+
+
+def runs_table(records: Sequence[dict]) -> Table:
+    """One row per seed of a live run: initial test loss, plateau (test loss at the run's escape
+    threshold), final test loss, and how many heads end with sparse attention on the relevant token."""
+    rows = [[r["seed"], f"{r['test_loss'][0]:.3f}", f"{r['escape_step']:.0f}", f"{r['test_loss'][-1]:.3f}",
+             regression.sparse_heads(r)] for r in records]
+    return Table(["seed", "initial test loss", "plateau (steps)", "final test loss",
+                  f"heads with readout attention >= {regression.ATTENTION_LEVEL} at the end"], rows)
+
+
+def live_vs_cached(live: Sequence[dict], cached: Sequence[dict]) -> Table:
+    """Plateau (test loss at 0.2) of the runs trained on the page beside the cached run with the
+    same ``T``, ``d`` and seed (the same config on the profile that made the cache)."""
+    def key(r: dict) -> tuple:
+        return r["config"]["T"], r["config"]["d"], r["seed"]
+
+    by_key = {key(r): r for r in cached}
+    rows = [[*key(r), f"{r['escape_step']:.1f}", f"{by_key[key(r)]['escape_step']:.1f}"] for r in live]
+    return Table(["T", "d", "seed", "plateau, trained here (steps)", "plateau, cached sweep (steps)"], rows)
+
+
+def fits_table(fits: Mapping[str, StepFit], features: Sequence[str], paper: Mapping[str, float] | None = None,
+               label: str = "fit") -> Table:
+    """One row per fit (keys of :data:`MEASURES` named in full): prefactor, each exponent ±
+    standard error, R^2, runs fitted and left out; with ``paper``, a last row of the paper's law."""
+    header = [label, "C", *(f"exponent of {NAMES.get(k, k)}" for k in features), "R²", "n (never crossed)"]
+    rows = [[MEASURES.get(name, name), f"{f.fit.prefactor:.3g}", *(f.exponent(k) for k in features), f"{f.fit.r2:.3f}",
+             f"{f.fit.n} ({f.never})"] for name, f in fits.items()]
+    if paper is not None:
+        rows.append(["paper", f"{paper['C']:.3g}", *(f"{paper[k]:+.2f}" if k in paper else "-" for k in features),
+                     "", ""])
+    return Table(header, rows)
+
+
+def compare_table(fits: Mapping[str, StepFit], features: Sequence[str]) -> Table:
+    """Each fit beside the paper's law of the same name (:data:`PAPER_LAWS`): every exponent as
+    ``ours ± SE (paper)``, and R^2."""
+    rows = [[name, *(f"{f.exponent(k)} ({PAPER_LAWS[name][k]:+.2f})" if k in f.fit.exponents else "-" for k in features),
+             f"{f.fit.r2:.3f}"] for name, f in fits.items()]
+    return Table(["fit", *(f"exponent of {NAMES.get(k, k)}, ours (paper)" for k in features), "R²"], rows)
+
+
+def steps_by_B(records: Sequence[dict], T: int) -> Table:
+    """At sequence length ``T``: mean steps over seeds of each measure (loss crossings at 0.2) and
+    the strongest head's final attention on the one flagged token of test sequences, per ``d`` and ``B``."""
+    mine = [r for r in records if r["config"]["T"] == T]
+    rows_by = {m: regression.step_rows(mine, m, 0.2) for m in MEASURES}
+    table = []
+    for d, B in sorted({(r["d"], r["B"]) for r in rows_by["test"]}):
+        final = [regression.final_attention(r).max() for r in mine if (r["config"]["d"], r["config"].get("B", 1)) == (d, B)]
+        table.append([d, B, *(f"{regression.mean_steps(rows_by[m], d=d, B=B):.0f}" for m in MEASURES),
+                      f"{np.mean(final):.3f}"])
+    return Table(["d", "B", *(f"{MEASURES[m]} (steps)" for m in MEASURES),
+                  "final attention of the strongest head, test"], table)
+
+
+def heads_table(records: Sequence[dict]) -> Table:
+    """How many runs end with 1, 2, ... heads at or above the attention level on the relevant token."""
+    counts = Counter(regression.sparse_heads(r) for r in records)
+    total = sum(counts.values())
+    return Table([f"heads with readout attention >= {regression.ATTENTION_LEVEL} at the end", "runs"],
+                 [[k, f"{counts[k]} of {total}"] for k in sorted(counts)])
+
+
+def speedup_table(records: Sequence[dict], fraction: float = regression.REPEATED_ESCAPE_FRACTION) -> Table:
+    """Cross-sample repetition: per ``T, d, p`` the mean steps of each measure with, in brackets,
+    the speed-up against ``p = 0``, and the reduced flow's own test-loss speed-up at the same
+    ``T``, ``d`` and threshold (:func:`~sparse_attention_lab.experiments.regression.reduced_speedup`)."""
+    rows_by = {m: regression.step_rows(records, m, fraction) for m in MEASURES}
+    table = []
+    for T, d, p in sorted({(r["T"], r["d"], r["p"]) for r in rows_by["test"]}):
+        cells = []
+        for m in MEASURES:
+            steps = regression.mean_steps(rows_by[m], T=T, d=d, p=p)
+            cells.append(f"{steps:.0f} (x{regression.mean_steps(rows_by[m], T=T, d=d, p=0.0) / steps:.2f})")
+        table.append([T, d, f"{p:g}", *cells, f"x{regression.reduced_speedup(T, d, p, fraction):.2f}"])
+    header = ["T", "d", "p", *(f"{MEASURES[m]}, {fraction:g}" if m != "attention" else MEASURES[m] for m in MEASURES),
+              "reduced flow, test loss"]
+    return Table(header, table, caption="Mean steps over seeds (speed-up against p = 0).")
+
+
+def shortcut_table(records: Sequence[dict]) -> Table:
+    """Per ``p``: the highest test loss over the initial one, measured and as the shortcut predicts
+    (:func:`~sparse_attention_lab.experiments.regression.loss_rise`), mean over runs."""
+    rows = []
+    for p in sorted({r["config"]["p"] for r in records}):
+        rises = np.array([regression.loss_rise(r) for r in records if r["config"]["p"] == p])
+        rows.append([f"{p:g}", f"{rises[:, 0].mean():.2f}", f"{rises[:, 1].mean():.2f}"])
+    return Table(["p", "highest / initial test loss, measured", "shortcut: 1 + p² |W* x̃|² / (2 L₀)"], rows)
+
+
+def per_T_table(rows_by: Mapping[str, Sequence[dict]]) -> Table:
+    """The exponent ``g`` of ``f`` fitted at each ``T`` separately (``C d^a f^g``), per measure."""
+    Ts = sorted({r["T"] for rows in rows_by.values() for r in rows})
+    table = [[MEASURES.get(label, label), *(regression.fit_steps([r for r in rows if r["T"] == T], ("d", "f")).exponent("f") for T in Ts)]
+             for label, rows in rows_by.items()]
+    return Table(["measure", *(f"g at T = {T:g}" for T in Ts)], table)
+
+
+def layers_heads_table(rows: Sequence[dict]) -> Table:
+    """Geometric-mean plateau over the grid for each (layers, heads) of Fig. 13."""
+    pairs = sorted({(r["n_layers"], r["n_heads"]) for r in rows})
+    table = [[L, H, f"{np.exp(np.mean([np.log(r['plateau']) for r in rows if (r['n_layers'], r['n_heads']) == (L, H)])):.0f}"]
+             for L, H in pairs]
+    return Table(["layers", "heads", "geometric-mean plateau (steps)"], table)
+
+
+def optimizer_ratio_table(rows: Sequence[dict]) -> Table:
+    """Fig. 15: mean SGD plateau over mean Adam plateau at each ``T`` and ``d``."""
+    settings = sorted({(r["T"], r["d"]) for r in rows})
+    mean = {(T, d, o): regression.mean_steps([r for r in rows if r["optimizer"] == o], T=T, d=d)
+            for T, d in settings for o in ("adam", "sgd")}
+    return Table(["T", "d", "SGD plateau / Adam plateau"],
+                 [[T, d, f"{mean[T, d, 'sgd'] / mean[T, d, 'adam']:.2f}"] for T, d in settings])
+
+
+def grid_text(fit: StepFit, extra: str = "") -> str:
+    """The range of each feature of a fit and its number of runs, e.g. ``"d 4-16, T 16-64; 36 runs"``."""
+    ranges = ", ".join(f"{NAMES.get(k, k)} {min(v):.3g}-{max(v):.3g}" for k, v in fit.fit.grid.items())
+    return f"{ranges}; {fit.fit.n} runs" + (f"; {extra}" if extra else "")
+
+
+def score_exponents(card: Scorecard, what: str, fit: StepFit, paper: Mapping[str, float], section: str,
+                    extra: str = "") -> None:
+    """One scorecard row per exponent that ``paper`` and ``fit`` share, bootstrap included; the
+    scale is :func:`grid_text` (plus ``extra``)."""
+    for feature in (k for k in fit.fit.exponents if k in paper):
+        card.exponent(f"{what}: exponent of {NAMES.get(feature, feature)}", paper[feature], fit.fit, feature,
+                      scale=grid_text(fit, extra), section=section, bootstrap=fit.bootstrap.get(feature))
+
+
+def score_repetition(card: Scorecard, what: str, fits: Mapping[str, StepFit], section: str, extra: str = "") -> None:
+    """Fig. 3 right, once per measure: the exponent ``g`` of ``f(p, d)`` beside the toy model's
+    reduced dynamics (Fig. 2 right, ``-1.02``), the paper fitting no law for its Transformer; a
+    ``g`` resolved below zero backs its statement that repetition speeds emergence, more at larger ``d``."""
+    for m, fit in fits.items():
+        score_exponents(card, f"{what}, {MEASURES[m]} (paper: toy model, Fig. 2 right)", fit,
+                        {"f": PAPER_LAWS["Fig. 2 right"]["f"]}, section, extra)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def run_figure(records: Sequence[dict], T: int) -> Figure:
+    """Fig. 11: test loss of each seed with its plateau end, and the readout attention of every
+    head on the relevant token for the first seed (log scale; uniform is ``1 / (T + 1)``)."""
+    fig, (ax_loss, ax_attn) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for record in records:
+        color = f"C{record['seed']}"
+        ax_loss.plot(record["steps"], record["test_loss"], color=color, label=f"seed {record['seed']}")
+        ax_loss.axvline(record["escape_step"], color=color, ls=":", lw=1)
+    ax_loss.axhline(0.2 * records[0]["test_loss"][0], color="gray", lw=0.8, ls="--", label="0.2 x initial test loss")
+    ax_loss.set(xlabel="training step", ylabel="test loss (1/2 squared error)",
+                title="Test loss: plateau, then a sudden drop")
+    ax_loss.legend(fontsize=8)
+    record = records[0]
+    attention = np.array(record["probes"]["readout_attention"])  # (evaluations, layers, heads)
+    for layer in range(attention.shape[1]):
+        for head in range(attention.shape[2]):
+            ax_attn.plot(record["steps"], attention[:, layer, head], color=f"C{layer}",
+                         ls=["-", "--", "-.", ":"][head % 4], label=f"layer {layer + 1}, head {head + 1}")
+    ax_attn.axhline(1 / (T + 1), color="gray", lw=0.8, ls="--", label="uniform, 1/(T+1)")
+    ax_attn.axvline(record["escape_step"], color="k", ls=":", lw=1, label=f"plateau end (seed {record['seed']})")
+    ax_attn.set(xlabel="training step", ylabel="readout attention on the relevant token",
+                title=f"Attention of the readout position (seed {record['seed']})", yscale="log")
+    ax_attn.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plateau_panel(ax: Axes, rows: Sequence[dict], group: str, title: str, law: PowerLawFit | None = None,
+                  fixed: Mapping[str, float] | None = None, ylabel: str = "plateau length (steps)") -> Axes:
+    """Steps against ``d``, one colour per value of ``group``: seeds as dots, their mean as a line,
+    and ``law`` (at the ``fixed`` values of its other features) dotted. Runs that never crossed are left out."""
+    crossed = [r for r in rows if math.isfinite(r["plateau"])]
+    for i, value in enumerate(sorted({r[group] for r in crossed})):
+        mine = [r for r in crossed if r[group] == value]
+        ds = sorted({r["d"] for r in mine})
+        ax.scatter([r["d"] for r in mine], [r["plateau"] for r in mine], color=f"C{i}", s=14, alpha=0.7)
+        ax.plot(ds, [np.mean([r["plateau"] for r in mine if r["d"] == d]) for d in ds], color=f"C{i}",
+                label=f"{group} = {value:g}")
+        if law is not None:
+            grid = np.geomspace(min(ds), max(ds), 20)
+            ax.plot(grid, law.predict(d=grid, **{**(fixed or {}), group: value}), color=f"C{i}", ls=":", lw=1)
+    all_d = sorted({r["d"] for r in rows})
+    ax.set(xscale="log", yscale="log", xlabel="token dimension d", ylabel=ylabel, title=title)
+    ax.set_xticks(all_d, [f"{d:g}" for d in all_d], minor=False)
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.legend(fontsize=8)
+    return ax
+
+
+def fig3_figure(rows_by: Mapping[str, Sequence[dict]], fits: Mapping[str, StepFit], T_B: int, caption: str,
+                what: str = "plateau length") -> Figure:
+    """Fig. 3 left and middle: steps against ``d`` for each ``T`` (``B = 1``, test loss), then for
+    each ``B`` at ``T = T_B`` once per measure in ``rows_by``; dotted: each measure's joint law."""
+    fig, axes = plt.subplots(1, 1 + len(rows_by), figsize=(5 + 4 * len(rows_by), 3.8), sharey=True)
+    first = next(iter(rows_by))
+    plateau_panel(axes[0], [r for r in rows_by[first] if r["B"] == 1], "T", f"varying T (B = 1), {MEASURES[first]}",
+                  fits[first].fit, {"B": 1}, ylabel=f"{what} (steps)")
+    for ax, (m, rows) in zip(axes[1:], rows_by.items(), strict=True):
+        plateau_panel(ax, [r for r in rows if r["T"] == T_B], "B", f"varying B (T = {T_B}), {MEASURES[m]}",
+                      fits[m].fit, {"T": T_B}, ylabel=f"{what} (steps)")
+    for ax in axes:
+        ax.title.set_fontsize(9)
+    fig.text(0.5, -0.03, caption, ha="center", fontsize=8, wrap=True)
+    fig.tight_layout()
+    return fig
+
+
+def p_figure(records: Sequence[dict], optimizer: str, fraction: float = regression.REPEATED_ESCAPE_FRACTION) -> Figure:
+    """Fig. 3 right once per loss (steps to ``fraction`` x the initial loss against ``d``, one line
+    per ``p``) and Fig. 12 (both losses of seed 0 at the largest ``d``)."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    for ax, m in zip(axes[:2], ("train", "test"), strict=True):
+        plateau_panel(ax, regression.step_rows(records, m, fraction), "p", f"{MEASURES[m]} below {fraction:g} x initial",
+                      ylabel="steps")
+    d_show, T = max(r["config"]["d"] for r in records), records[0]["config"]["T"]
+    for i, p in enumerate(sorted({r["config"]["p"] for r in records})):
+        record = next(r for r in records if (r["config"]["d"], r["config"]["p"], r["seed"]) == (d_show, p, 0))
+        axes[2].plot(record["steps"], record["test_loss"], color=f"C{i}", label=f"p = {p:g}: test (no repetition)")
+        if p > 0:
+            axes[2].plot(record["steps"], record["train_loss"], color=f"C{i}", ls="--",
+                         label=f"p = {p:g}: training distribution")
+    axes[2].set(xlabel="training step", ylabel="loss (1/2 squared error)", title=f"Fig. 12: d = {d_show}, T = {T}, seed 0")
+    axes[2].legend(fontsize=7)
+    for ax in axes:
+        ax.title.set_fontsize(9)
+    fig.suptitle(f"Cross-sample repetition, {optimizer}, T = {T}", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,56 @@
+"""4-layer associative recall: the probed runs, emergence at several thresholds, the sweeps."""
+
+import math
+
+import numpy as np
+import pytest
+
+from sparse_attention_lab.experiments import recall_layers
+from sparse_attention_lab.profiles import PROFILES
+
+TINY = {"n_pairs": 3, "n_tokens": 8, "n_layers": 4, "n_heads": 2, "d_model": 16, "d_qk": 8, "mlp_factor": 2,
+        "lr": 3e-3, "max_steps": 40, "eval_every": 20, "eval_size": 32, "escape_accuracy": 0.5}
+
+
+def test_run_logs_copy_and_selection_per_layer_and_head():
+    records = recall_layers.run(TINY, seeds=[0, 1])
+    for record in records:
+        for name in ("copy", "selection"):
+            assert np.asarray(record["probes"][name]).shape == (len(record["steps"]), 4, 2)
+        at = recall_layers.attention_at(record, 25)
+        assert at["copy"].shape == (4, 2)
+        np.testing.assert_allclose(at["copy"], record["probes"]["copy"][2])
+
+
+def test_emergence_by_threshold_is_ordered():
+    record = {"config": {"n_pairs": 4, "n_tokens": 16}, "seed": 0, "steps": [0, 10, 20, 30],
+              "test_acc": [0.0, 0.06, 0.25, 0.4]}
+    (row,) = recall_layers.emergence_by_threshold([record])
+    assert row["acc_0.05"] < row["acc_0.1"] < row["acc_0.2"] < row["acc_0.3"]
+    assert row["acc_0.5"] == math.inf
+
+
+@pytest.mark.parametrize("name", list(recall_layers.SWEEPS))
+def test_sweeps_are_four_layers_and_reach_the_issue_sizes(name):
+    configs = recall_layers.SWEEPS[name](PROFILES["laptop"])
+    assert all(c["n_layers"] == 4 and c["d_model"] >= 64 for c in configs)
+    if name == "ar_deep":
+        assert max(c["n_pairs"] for c in configs) >= 16 and max(c["n_tokens"] for c in configs) >= 128
+        assert configs[0]["n_pairs"] == min(c["n_pairs"] for c in configs)
+    else:
+        assert {(c["B"] > 1, c["p"] > 0) for c in configs} == {(False, False), (True, False), (False, True)}
+
+
+def test_threshold_fits_recover_a_law():
+    records = []
+    for n_pairs in (4, 8):
+        for n_tokens in (32, 64):
+            emergence = 2 * n_pairs**2 * n_tokens**0.5  # accuracy rises linearly from emergence / 2
+            steps = list(np.linspace(0, 3 * emergence, 200))
+            acc = [min(1.0, max(0.0, 0.05 * (s - emergence / 2) / (emergence / 2))) for s in steps]
+            records.append({"config": {"n_pairs": n_pairs, "n_tokens": n_tokens}, "seed": 0, "steps": steps,
+                            "test_acc": acc})
+    fits = recall_layers.threshold_fits(records, thresholds=(0.05,))
+    assert fits[0.05].exponents["n_pairs"] == pytest.approx(2, abs=0.05)
+    assert fits[0.05].exponents["n_tokens"] == pytest.approx(0.5, abs=0.05)
+    assert recall_layers.threshold_fits(records[:3], thresholds=(0.05,)) == {}
