@@ -1,6 +1,6 @@
 """How fast do the chapter-3 Transformers train here? Prints, asserts nothing.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_transformer.py [--steps 100]
+    OMP_NUM_THREADS=1 python benchmarks/bench_transformer.py [--steps 100] [--sections 1234]
 
 1. The machine's float32 matrix-multiply rate (square products and the model's own shapes).
 2. Training steps/s for the ``ci``, ``laptop`` and ``paper`` model configs of
@@ -88,45 +88,50 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=100, help="training steps per measurement")
     parser.add_argument("--ensemble", type=int, default=8, help="seeds trained at once")
+    parser.add_argument("--sections", default="1234", help="which of the sections 1-4 to run, e.g. 4")
     args = parser.parse_args()
     print(f"device: {device_name()}; torch {torch.__version__}; {torch.get_num_threads()} torch threads")
-
-    print("\n1. matrix-multiply rate (float32)")
-    peak = matmul_rate(1024, 1024, 1024)
-    print(f"   1024 x 1024 x 1024:            {peak:8.1f} GFLOP/s")
     ci = PROFILES["ci"].sizes("regression_transformer")
-    rows = 32 * 65  # batch x (T + readout) of the ci config at T = 64
-    print(f"   {rows} x {ci['d_model']} x {4 * ci['d_model']} (ci MLP):   "
-          f"{matmul_rate(rows, ci['d_model'], 4 * ci['d_model']):8.1f} GFLOP/s")
-
-    print("\n2. training speed, one run (Adam, batch 32)")
     settings = {"ci": {"T": 64, "d": 16}, "laptop": {"T": 128, "d": 32}, "paper": {"T": 256, "d": 64}}
-    for name, task in settings.items():
-        sizes = PROFILES[name].sizes("regression_transformer")
-        steps = args.steps if name != "paper" else max(2, args.steps // 20)
-        rate, gflops = training_rate({**sizes, **task}, [0], steps)
-        print(f"   {name:7s} (d_model {sizes['d_model']}, {sizes['n_layers']} layers, T {task['T']}, d {task['d']}): "
-              f"{rate:7.1f} steps/s, {gflops:6.1f} GFLOP/s = {gflops / peak:5.1%} of the matmul rate; "
-              f"a {sizes['max_steps']:,}-step run: {sizes['max_steps'] / rate / 60:.1f} min")
 
-    print(f"\n3. {args.ensemble} seeds at once vs one after the other (ci config, T 64, d 16; best of 3)")
-    config = {**ci, **settings["ci"]}
-    single, _ = training_rate(config, [0], args.steps, repeats=3)
-    together, gflops = training_rate(config, list(range(args.ensemble)), args.steps, repeats=3)
-    sequential = single / args.ensemble
-    print(f"   sequential: {sequential:7.1f} steps/s of all {args.ensemble} runs (single-run rate / {args.ensemble})")
-    print(f"   at once:    {together:7.1f} steps/s of all {args.ensemble} runs, {gflops:.1f} GFLOP/s "
-          f"-> speed-up x{together / sequential:.2f}")
+    if "1" in args.sections or "2" in args.sections:
+        print("\n1. matrix-multiply rate (float32)")
+        peak = matmul_rate(1024, 1024, 1024)
+        print(f"   1024 x 1024 x 1024:            {peak:8.1f} GFLOP/s")
+        rows = 32 * 65  # batch x (T + readout) of the ci config at T = 64
+        print(f"   {rows} x {ci['d_model']} x {4 * ci['d_model']} (ci MLP):   "
+              f"{matmul_rate(rows, ci['d_model'], 4 * ci['d_model']):8.1f} GFLOP/s")
 
-    print("\n4. readout-only last block vs the full last block (same runs, interleaved; best of 3)")
-    for T in (64, 128, 256):
-        full, fast = readout_only_speedup({**ci, "T": T, "d": 16}, list(range(3)), args.steps)
-        print(f"   regression, ci config, T {T:3d}, d 16, 3 seeds: full {full:6.1f} steps/s, "
+    if "2" in args.sections:
+        print("\n2. training speed, one run (Adam, batch 32)")
+        for name, task in settings.items():
+            sizes = PROFILES[name].sizes("regression_transformer")
+            steps = args.steps if name != "paper" else max(2, args.steps // 20)
+            rate, gflops = training_rate({**sizes, **task}, [0], steps)
+            print(f"   {name:7s} (d_model {sizes['d_model']}, {sizes['n_layers']} layers, T {task['T']}, "
+                  f"d {task['d']}): {rate:7.1f} steps/s, {gflops:6.1f} GFLOP/s = {gflops / peak:5.1%} of the matmul "
+                  f"rate; a {sizes['max_steps']:,}-step run: {sizes['max_steps'] / rate / 60:.1f} min")
+
+    if "3" in args.sections:
+        print(f"\n3. {args.ensemble} seeds at once vs one after the other (ci config, T 64, d 16; best of 3)")
+        config = {**ci, **settings["ci"]}
+        single, _ = training_rate(config, [0], args.steps, repeats=3)
+        together, gflops = training_rate(config, list(range(args.ensemble)), args.steps, repeats=3)
+        sequential = single / args.ensemble
+        print(f"   sequential: {sequential:7.1f} steps/s of all {args.ensemble} runs (single-run rate / {args.ensemble})")
+        print(f"   at once:    {together:7.1f} steps/s of all {args.ensemble} runs, {gflops:.1f} GFLOP/s "
+              f"-> speed-up x{together / sequential:.2f}")
+
+    if "4" in args.sections:
+        print("\n4. readout-only last block vs the full last block (same runs, interleaved; best of 3)")
+        for T in (64, 128, 256):
+            full, fast = readout_only_speedup({**ci, "T": T, "d": 16}, list(range(3)), args.steps)
+            print(f"   regression, ci config, T {T:3d}, d 16, 3 seeds: full {full:6.1f} steps/s, "
+                  f"readout-only {fast:6.1f} steps/s -> speed-up x{fast / full:.2f}")
+        recall = {"n_layers": 4, "n_heads": 4, "d_model": 64, "d_qk": 16, "lr": 1e-3, "n_pairs": 8, "n_tokens": 64}
+        full, fast = readout_only_speedup(recall, list(range(3)), args.steps, builder=recall_build)
+        print(f"   recall, 4 layers, d_model 64, N_pairs 8, N_tokens 64, 3 seeds: full {full:6.1f} steps/s, "
               f"readout-only {fast:6.1f} steps/s -> speed-up x{fast / full:.2f}")
-    recall = {"n_layers": 4, "n_heads": 4, "d_model": 64, "d_qk": 16, "lr": 1e-3, "n_pairs": 8, "n_tokens": 64}
-    full, fast = readout_only_speedup(recall, list(range(3)), args.steps, builder=recall_build)
-    print(f"   recall, 4 layers, d_model 64, N_pairs 8, N_tokens 64, 3 seeds: full {full:6.1f} steps/s, "
-          f"readout-only {fast:6.1f} steps/s -> speed-up x{fast / full:.2f}")
 
 
 if __name__ == "__main__":

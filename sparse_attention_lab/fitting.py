@@ -48,6 +48,8 @@ class PowerLawFit:
     stderr: dict[str, float] = field(default_factory=dict)
     fixed: tuple[str, ...] = ()
     tied: tuple[dict[str, float], ...] = ()
+    design_inverse: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """``(X^T X)^-1`` of the design matrix (intercept, free features, tie groups): forecasts use it."""
 
     def predict(self, **features: ArrayLike) -> np.ndarray:
         """The fitted law evaluated at ``features`` (every fitted feature must be given)."""
@@ -156,7 +158,8 @@ def fit_power_law(
     ss_tot = float(((log_y - log_y.mean()) ** 2).sum())
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
     dof = X.shape[0] - X.shape[1]
-    cov = np.linalg.pinv(X.T @ X) * (ss_res / dof) if dof > 0 else np.full((X.shape[1],) * 2, np.nan)
+    design_inverse = np.linalg.pinv(X.T @ X)
+    cov = design_inverse * (ss_res / dof) if dof > 0 else np.full((X.shape[1],) * 2, np.nan)
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
 
     exponents: dict[str, float] = {}
@@ -181,6 +184,7 @@ def fit_power_law(
         stderr=stderr,
         fixed=tuple(fixed),
         tied=tuple(groups),
+        design_inverse=design_inverse,
     )
 
 

@@ -112,20 +112,15 @@ def fit_predictor(y: Sequence[float], **features: Sequence[float]) -> PowerLawPr
     if not features:
         raise ValueError("features must name at least one variable, e.g. T=[...], d=[...].")
     values = _as_positive("y", y)
-    columns = [np.log(_as_positive(name, x)) for name, x in features.items()]
-    if any(c.size != values.size for c in columns):
-        raise ValueError(f"every feature must have {values.size} values, like y.")
-    X = np.column_stack([np.ones(values.size), *columns])
-    if values.size <= X.shape[1]:
-        raise ValueError(f"y needs more than {X.shape[1]} points to fit and estimate the scatter, got {values.size}.")
-    if np.linalg.matrix_rank(X) < X.shape[1]:
-        raise ValueError("features must vary independently over the fitted points (the design is singular).")
-    fit = fit_power_law(values, **features)
+    parameters = len(features) + 1
+    if values.size <= parameters:
+        raise ValueError(f"y needs more than {parameters} points to fit and estimate the scatter, got {values.size}.")
+    fit = fit_power_law(values, **features)  # refuses features the points cannot tell apart
     residuals = np.log(values) - np.log(fit.predict(**features))
     return PowerLawPredictor(
         fit=fit,
-        covariance_unscaled=np.linalg.inv(X.T @ X),
-        residual_std=float(math.sqrt(np.sum(residuals**2) / (values.size - X.shape[1]))),
+        covariance_unscaled=fit.design_inverse,
+        residual_std=float(math.sqrt(np.sum(residuals**2) / (values.size - parameters))),
     )
 
 

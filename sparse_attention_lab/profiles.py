@@ -132,10 +132,15 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     # Inside the Transformer (chapter 3, experiments/mechanism.py): the shortcut ablation of
     # cross-sample repetition, attention against B after long training, Fig. 14 at a fixed position.
     "mech_lead": {
-        "laptop": {"eval_every": 5, "seeds": 3},
+        "laptop": {"eval_every": 25, "seeds": 3},
     },
     "mech_lead_sgd": {
-        "laptop": {"T": [16, 32, 64], "d": [4, 8, 16], "lr": 0.03, "max_steps": 8000, "eval_every": 10, "seeds": 3},
+        "laptop": {"T": [16, 32, 64], "d": [4, 8], "optimizer": "sgd", "lr": 0.03, "max_steps": 8000,
+                   "eval_every": 10, "seeds": 3},
+    },
+    "mech_lead_adam1": {
+        "laptop": {"T": [16, 32, 64], "d": [4, 8], "optimizer": "adam", "lr": 3e-4, "max_steps": 8000,
+                   "eval_every": 10, "seeds": 3},
     },
     "mech_shortcut": {
         "laptop": {"T": 32, "p": [0.25, 0.5], "d": [8, 16, 32], "seeds": 2},
@@ -144,7 +149,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "laptop": {"T": 64, "B": [1, 2, 4, 8], "d": [8], "stop_margin": 4.0, "max_steps": 8000, "seeds": 2},
     },
     "mech_fig14": {
-        "laptop": {"T": [64], "d": [4, 8, 16, 32], "lr": [3e-4, 1e-4], "eval_every": 10, "max_steps": 12000,
+        "laptop": {"T": [64], "d": [4, 8, 16], "lr": [3e-4, 1e-4], "eval_every": 20, "max_steps": 12000,
                    "seeds": 2},
     },
     # Associative recall with the paper's 4 layers (experiments/recall_layers.py): trained until
@@ -157,7 +162,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "laptop": {"n_pairs": [4, 8, 16], "n_tokens": [32, 64, 128], "max_steps": 20000, "seeds": 3},
     },
     "ar_deep_long": {
-        "laptop": {"n_pairs": 8, "n_tokens": 64, "B": 2, "p": 0.5, "max_steps": 20000, "seeds": 2},
+        "laptop": {"n_pairs": 8, "n_tokens": 32, "B": 2, "p": 0.5, "max_steps": 8000, "seeds": 2},
     },
     "fig3_scale": {
         "laptop": {"T": [32, 64, 128, 256], "d": [8, 16, 32, 64], "max_steps": 16000, "seeds": 3},

@@ -38,7 +38,7 @@ def test_the_installed_copy_is_book_data():
 def test_chapters_cached_sweeps_load():
     fig3 = load_cached("fig3", "ci")
     assert fig3.records and fig3.scale == "ci" and fig3.path.name == "fig3_ci.jsonl"
-    assert "book/data/fig3_ci.jsonl" in fig3.describe() and "Scale: the ci profile" in fig3.describe()
+    assert "`fig3_ci.jsonl`: 18 runs" in fig3.describe() and "Scale" not in fig3.describe()
 
 
 def test_gpu_prefers_a_gpu_or_paper_cache(folder):

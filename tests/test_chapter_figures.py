@@ -7,12 +7,20 @@ import pytest
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
+
 from sparse_attention_lab.experiments.recall import emergence_rows  # noqa: E402
 from sparse_attention_lab.experiments.recall_summary import emergence_law  # noqa: E402
 from sparse_attention_lab.fitting import fit_power_law  # noqa: E402
 from sparse_attention_lab.theory import reduced  # noqa: E402
 from sparse_attention_lab.theory.gradient_signal import initial_gradient  # noqa: E402
 from sparse_attention_lab.views import recall_figures, repetition_figures, toy_figures  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
 
 
 def test_initial_gradient_figure_draws_samples_and_closed_forms():

@@ -65,7 +65,7 @@ def test_measurement_ratio_coverage_and_table():
     [
         (lambda: fit_predictor([1.0, -2.0, 3.0, 4.0], T=[1, 2, 3, 4]), "y"),
         (lambda: fit_predictor([1.0, math.inf, 3.0, 4.0], T=[1, 2, 3, 4]), "y"),
-        (lambda: fit_predictor([1.0, 2.0, 3.0, 4.0], T=[1, 2, 3, 4], d=[2, 2, 2, 2]), "features"),
+        (lambda: fit_predictor([1.0, 2.0, 3.0, 4.0], T=[1, 2, 3, 4], d=[2, 2, 2, 2]), "d: these points cannot"),
         (lambda: fit_predictor([1.0, 2.0], T=[1, 2]), "y"),
         (lambda: fit_predictor([1.0, 2.0, 3.0]), "features"),
         (lambda: fit_predictor([1.0, 2.0, 3.0, 4.0], T=[1, 2, 3, 4]).forecast(d=3), "setting"),

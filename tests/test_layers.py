@@ -16,14 +16,14 @@ LAYERS = {
     "data": {"tasks.checks", "tasks.device", "tasks.regression", "tasks.recall", "tasks"},
     "theory, models, measures, results files": {
         "theory.toy", "theory.reduced", "theory.gradient_signal", "theory",
-        "models", "measure", "fitting", "forecast", "runs.results", "runs.book_data", "runs.executors",
+        "models", "measure", "fitting", "forecast", "runs.results", "runs.executors",
     },
     "training": {"training.precision", "training.record", "training.trainer", "training.toy_sgd", "training.probes",
                  "training"},
     "experiments": {"experiments.regression", "experiments.recall", "experiments.schedules", "experiments.mechanism",
                     "experiments.recall_layers", "experiments.recall_summary", "experiments.on_demand",
                     "experiments.scaling", "experiments"},
-    "sweeps": {"runs.sweep", "runs.estimate", "runs.provenance", "runs"},
+    "sweeps": {"runs.sweep", "runs.estimate", "runs.provenance", "runs.book_data", "runs"},
     "views and exercises": {
         "views.figures", "views.scorecard", "views.static_explorer", "views.live_explorer",
         "views.repetition", "views.training_panel", "views.attention_maps", "views.tables", "views.regression",

@@ -8,6 +8,8 @@ import pytest
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
+
 from sparse_attention_lab.experiments import on_demand  # noqa: E402
 from sparse_attention_lab.experiments.schedules import (  # noqa: E402
     AdaptiveSchedule,
@@ -20,6 +22,12 @@ from sparse_attention_lab.views import beyond_figures  # noqa: E402
 from sparse_attention_lab.views.scorecard import Scorecard  # noqa: E402
 
 T, d, N_EVALS = 64, 16, 120
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
 
 
 def test_plateau_without_repetition_is_the_reduced_plateau_on_a_grid():

@@ -10,6 +10,8 @@ import torch
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
+
 from sparse_attention_lab.experiments import recall_summary  # noqa: E402
 from sparse_attention_lab.tasks import AssociativeRecall  # noqa: E402
 from sparse_attention_lab.training.probes import QueryKindProbe  # noqa: E402
@@ -17,6 +19,12 @@ from sparse_attention_lab.views import recall_figures  # noqa: E402
 from sparse_attention_lab.views.scorecard import Scorecard  # noqa: E402
 
 STEPS = [0, 100, 200, 300, 400]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
 
 
 def run(n_pairs=4, n_tokens=16, B=1.0, p=0.0, seed=0, test=(0.0, 0.1, 0.3, 0.6, 0.9), train=None):

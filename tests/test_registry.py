@@ -16,7 +16,8 @@ from sparse_attention_lab.profiles import PROFILES
 from sparse_attention_lab.runs.results import config_key, load_results
 
 DATA = Path(__file__).resolve().parent.parent / "book" / "data"
-VARIANT_OF = {"sparse_attention_lab.experiments.recall_layers": recall.build}
+VARIANT_OF = {"sparse_attention_lab.experiments.recall_layers": recall.build,
+              "sparse_attention_lab.experiments.mechanism": regression.build}
 """Experiment modules whose run trains another experiment's configs (with its own probe)."""
 MODULES = [importlib.import_module(f"sparse_attention_lab.experiments.{m.name}")
            for m in pkgutil.iter_modules(experiments.__path__)]

@@ -33,6 +33,7 @@ def test_bootstrap_error_widens_the_interval():
     loose = card.exponent("T", paper=0.8, fit=fit_with(0.6, 0.05), feature="T", scale="ci", bootstrap=0.15)
     assert tight.verdict == "same sign" and loose.verdict == "agrees"
     assert "± 0.15" in loose.ours
+    assert "0.600 ± 0.050" in tight.ours
 
 
 def test_rows_of_each_kind_and_bad_arguments():

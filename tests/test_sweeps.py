@@ -481,3 +481,11 @@ def test_the_submitit_folder_is_private_and_an_open_one_is_warned_about(tmp_path
     os.chmod(shared, 0o777)
     with pytest.warns(UserWarning, match="writable by other users: whoever can write there can run code"):
         executors.make_executor("submitit", submitit_folder=shared).shutdown()
+
+
+def test_a_sweep_refuses_to_run_under_the_chapter_step_cap(tmp_path, monkeypatch):
+    """Runs capped by $SAL_MAX_STEPS would be stored under their uncapped keys: refused."""
+    monkeypatch.setenv("SAL_MAX_STEPS", "5")
+    with pytest.raises(ValueError, match="SAL_MAX_STEPS"):
+        run_sweep("fig3", profile="ci", out=tmp_path / "fig3.jsonl", max_steps=2)
+    assert not (tmp_path / "fig3.jsonl").exists()

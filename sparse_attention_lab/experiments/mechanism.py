@@ -178,18 +178,27 @@ def _base(profile: Profile) -> dict:
 
 def mech_lead(profile: Profile) -> list[dict]:
     """The Fig. 3 grid of ``profile`` with the alignment probe, evaluated every ``eval_every``
-    steps (the lead is a fraction of plateaus of 100 to 700 steps)."""
+    steps (the lead is a fraction of plateaus of 100 to 700 steps: 25 resolves it coarsely)."""
     s = profile.sizes("fig3")
     return _grid({**_base(profile), "eval_every": profile.sizes("mech_lead")["eval_every"]}, T=s["T"], d=s["d"])
+
+
+def _one_head(profile: Profile, name: str) -> list[dict]:
+    s = profile.sizes(name)
+    base = {**_base(profile), "n_layers": 1, "n_heads": 1, "optimizer": s["optimizer"], "lr": s["lr"],
+            "max_steps": s["max_steps"], "eval_every": s["eval_every"]}
+    return _grid(base, T=s["T"], d=s["d"])
 
 
 def mech_lead_sgd(profile: Profile) -> list[dict]:
     """:func:`mech_lead` for the 1-layer, 1-head model of Fig. 15 trained by SGD, the optimizer
     closest to the theory's gradient flow."""
-    s = profile.sizes("mech_lead_sgd")
-    base = {**_base(profile), "n_layers": 1, "n_heads": 1, "optimizer": "sgd", "lr": s["lr"],
-            "max_steps": s["max_steps"], "eval_every": s["eval_every"]}
-    return _grid(base, T=s["T"], d=s["d"])
+    return _one_head(profile, "mech_lead_sgd")
+
+
+def mech_lead_adam1(profile: Profile) -> list[dict]:
+    """:func:`mech_lead_sgd`'s model and grid trained by Adam: the optimizer alone changed."""
+    return _one_head(profile, "mech_lead_adam1")
 
 
 def mech_shortcut(profile: Profile) -> list[dict]:
@@ -221,5 +230,5 @@ def mech_fig14(profile: Profile) -> list[dict]:
 
 
 SWEEPS: dict[str, Callable[[Profile], list[dict]]] = {
-    "mech_lead": mech_lead, "mech_lead_sgd": mech_lead_sgd, "mech_shortcut": mech_shortcut, "mech_B": mech_B, "mech_fig14": mech_fig14,
+    "mech_lead": mech_lead, "mech_lead_sgd": mech_lead_sgd, "mech_lead_adam1": mech_lead_adam1, "mech_shortcut": mech_shortcut, "mech_B": mech_B, "mech_fig14": mech_fig14,
 }

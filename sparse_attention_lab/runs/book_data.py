@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sparse_attention_lab.profiles import PROFILES, Profile
-from sparse_attention_lab.runs.results import config_key, load_results
+from sparse_attention_lab.runs.provenance import describe_provenance
+from sparse_attention_lab.runs.results import load_results
 
 PACKAGE = Path(__file__).resolve().parents[1]
 CANDIDATES = (PACKAGE / "book_data", PACKAGE.parent / "book" / "data")
@@ -65,21 +66,12 @@ class CachedResults:
     profile: str | None = None  # profile of the chapter that loaded it
 
     def describe(self) -> str:
-        """One paragraph: file, runs, command, machine, commits, training time, and scale."""
-        prov = self.records[0].get("provenance", {})
-        wall = sum({config_key(r["config"]): r["provenance"]["job_wall_time_s"] for r in self.records
-                    if "provenance" in r}.values())
-        sessions = sorted({(r["provenance"]["sweep_started_at"][:16], (r["provenance"]["git_commit"] or "?")[:8])
-                           for r in self.records if "provenance" in r})
-        made = "; ".join(f"{started} UTC at commit {commit}" for started, commit in sessions)
-        text = (f"book/data/{self.path.name}: {len(self.records)} runs made by `{prov.get('command')}` "
-                f"on {prov.get('cpu_count')} x {prov.get('cpu')} ({prov.get('device')}, torch "
-                f"{prov.get('torch_version')}), started {made}; {wall / 60:.1f} min of training")
+        """One sentence on what made the records (:func:`~sparse_attention_lab.runs.provenance.describe_provenance`),
+        then which profile's sizes they are when that is not the chapter's."""
+        text = describe_provenance(self.path, self.records)
         if self.scale is not None and self.profile is not None and self.scale != self.profile:
-            text += f". Scale: the {self.scale} profile's sizes, not this chapter's {self.profile} profile"
-        elif self.scale is not None:
-            text += f". Scale: the {self.scale} profile's sizes"
-        return text + "."
+            text += f" Scale: the {self.scale} profile's sizes, not this chapter's {self.profile} profile."
+        return text
 
 
 def load_cached_file(filename: str, command: str) -> CachedResults:

@@ -34,11 +34,11 @@ from typing import Any
 
 from sparse_attention_lab import experiments
 from sparse_attention_lab.experiments import DEFAULT_SEEDS, step_cap, with_step_cap
-from sparse_attention_lab.hardware import current_profile
+from sparse_attention_lab.hardware import STEP_CAP_VAR, current_profile
 from sparse_attention_lab.hardware import device as check_device
 from sparse_attention_lab.profiles import Profile
 from sparse_attention_lab.runs.estimate import Speed, describe_estimate, recorded_speed
-from sparse_attention_lab.runs.executors import check_executor, make_executor
+from sparse_attention_lab.runs.executors import check_executor, default_workers, make_executor
 from sparse_attention_lab.runs.provenance import (
     REPOSITORY,
     run_job,
@@ -213,6 +213,11 @@ def run_sweep(
     that raises is reported and the sweep goes on; a ``RuntimeError`` at the end lists the failed
     jobs (their runs are missing from the file, and the next sweep retries them).
     """
+    if os.environ.get(STEP_CAP_VAR):
+        raise ValueError(
+            f"{STEP_CAP_VAR} is set: runs capped by it would be stored under their uncapped configs. "
+            f"Unset it and pass max_steps (--max-steps) instead, which records the cap in each config."
+        )
     profile = _profile(profile)
     plan = _plan(name_or_configs, run, profile, seeds, out, max_steps)
     if device is not None:
@@ -227,7 +232,7 @@ def run_sweep(
                 f"run must be a module-level function to go to worker processes, got {plan.run!r}."
             ) from None
     if workers is None and kind in ("inline", "process"):
-        workers = 1 if kind == "inline" else os.cpu_count() or 1
+        workers = 1 if kind == "inline" else default_workers()
 
     with ResultsFile(plan.out) as results:
         earlier = {run_key(r): r for r in load_results(plan.out)}

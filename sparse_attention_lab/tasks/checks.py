@@ -20,7 +20,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-MAX_ELEMENTS = 2**29  # 536,870,912 elements: 2 GiB of float32 (4 GiB of float64 or int64)
+# 536,870,912 elements: 2 GiB of float32 (4 GiB of float64 or int64). The largest tensor the
+# book draws, chapter 0's laptop sample of 8192 x 2048 x 32 tokens, is exactly this size.
+MAX_ELEMENTS = 2**29
 MAX_SEED = 2**63 - 1  # the largest seed torch.Generator.manual_seed takes
 
 _LIMIT = f"{MAX_ELEMENTS:,} elements (2 GiB of float32; sparse_attention_lab.tasks.checks.MAX_ELEMENTS)"

@@ -130,18 +130,23 @@ def shortcut_figure(records: Sequence[dict], d: int) -> Figure:
 
 
 def attention_against_B(records: Sequence[dict]) -> Figure:
-    """Final strongest readout attention on the (one, flagged) relevant test token against the
-    training ``B``, per seed, with the attention a model spreading evenly over ``B`` copies
-    would put on one (``1 / B``)."""
-    fig, ax = plt.subplots(figsize=(4.6, 3.2))
+    """Strongest readout attention on the (one, flagged) relevant test token against the training
+    ``B``, per seed: at the escape step (test loss 0.2 x initial, open) and at the end of training
+    (filled), with the attention a model spreading evenly over ``B`` copies would put on one (``1 / B``)."""
+    fig, ax = plt.subplots(figsize=(4.8, 3.3))
     Bs = sorted({_config(r)["B"] for r in records})
     for i, B in enumerate(Bs):
-        finals = [mechanism.strongest_attention(r)[-1] for r in records if _config(r)["B"] == B]
-        ax.scatter([B] * len(finals), finals, color="C0", zorder=3, label="final attention" if i == 0 else None)
+        runs = [r for r in records if _config(r)["B"] == B]
+        finals = [mechanism.strongest_attention(r)[-1] for r in runs]
+        at_escape = [np.interp(escape_step(r, fraction=0.2), r["steps"], mechanism.strongest_attention(r)) for r in runs]
+        ax.scatter([B * 0.95] * len(runs), at_escape, facecolors="none", edgecolors="C0", zorder=3,
+                   label="at the escape step" if i == 0 else None)
+        ax.scatter([B * 1.05] * len(runs), finals, color="C0", zorder=3, label="end of training" if i == 0 else None)
     ax.plot(Bs, [1 / B for B in Bs], color="gray", ls="--", label="1 / B")
     ax.set(xscale="log", xlabel="B (copies of the relevant token in training)",
            ylabel="readout attention on the relevant token", ylim=(0, 1.05))
     ax.set_xticks(Bs, [str(B) for B in Bs])
+    ax.minorticks_off()
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -159,10 +164,16 @@ def fig14_figure(records: Sequence[dict]) -> Figure:
                         and _config(r)["feature"] == feature]
                 ds = sorted({_config(r)["d"] for r in runs})
                 means = [np.mean([escape_step(r, fraction=0.2) for r in runs if _config(r)["d"] == d]) for d in ds]
-                ax.plot(ds, means, marker="o", ls=style, color=f"C{i}",
-                        label=f"T = {T}, " + ("feature" if feature else "no feature"))
+                color = f"C{2 * i + (not feature)}"
+                ax.plot(ds, means, marker="o", ls=style, color=color,
+                        label=f"T = {T}, " + ("feature" if feature else "no feature") + " (mean; dots: seeds)")
+                ax.scatter([_config(r)["d"] for r in runs], [escape_step(r, fraction=0.2) for r in runs],
+                           color=color, s=10, alpha=0.6)
         ax.set(xscale="log", yscale="log", xlabel="d (token dimension)", title=f"fixed position, lr = {lr:g}")
-    np.atleast_1d(axes)[0].set_ylabel("escape step")
+        ds = sorted({_config(r)["d"] for r in records})
+        ax.set_xticks(ds, [str(d) for d in ds])
+        ax.tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
+    np.atleast_1d(axes)[0].set_ylabel("escape step (test loss < 0.2 x initial)")
     np.atleast_1d(axes)[0].legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sparse_attention_lab.fitting import PowerLawFit
+from sparse_attention_lab.runs.book_data import data_dir
 
-DATA = Path(__file__).resolve().parents[2] / "book" / "data"
 RESOLVED_AT = 2.0  # standard errors needed to call a sign or a difference
 VERDICTS = ("agrees", "same sign", "opposite sign", "unresolved", "differs", "holds", "does not hold")
 
@@ -55,6 +55,14 @@ def exponent_verdict(estimate: float, stderr: float, paper: float) -> str:
 def value_verdict(ours: float, paper: float, rel_tol: float) -> str:
     """"agrees" when ``|ours - paper| <= rel_tol |paper|``, else "differs"."""
     return "agrees" if math.isfinite(ours) and abs(ours - paper) <= rel_tol * abs(paper) else "differs"
+
+
+def with_error(estimate: float, stderr: float) -> str:
+    """``estimate ± stderr`` with the error to two significant digits and the estimate to match."""
+    if not (math.isfinite(stderr) and stderr > 0):
+        return f"{estimate:.2f} ± {stderr:.2g}"
+    decimals = max(0, 1 - math.floor(math.log10(stderr)))
+    return f"{estimate:.{decimals}f} ± {stderr:.{decimals}f}"
 
 
 def _number(x: float) -> str:
@@ -90,7 +98,7 @@ class Scorecard:
             raise ValueError(f"feature must be one of {sorted(fit.exponents)}, got {feature!r}.")
         estimate = fit.exponents[feature]
         stderr = max(fit.stderr.get(feature, math.nan), bootstrap if bootstrap is not None else 0.0)
-        ours = f"{estimate:.2f} ± {stderr:.2f} (R² {fit.r2:.2f}, n = {fit.n})"
+        ours = f"{with_error(estimate, stderr)} (R² {fit.r2:.3f}, n = {fit.n})"
         return self._add(what=what, paper=f"{paper:.2f}", ours=ours, scale=scale,
                          verdict=exponent_verdict(estimate, stderr, paper), section=section)
 
@@ -121,17 +129,18 @@ class Scorecard:
 
         display(HTML(self.to_html()))
 
-    def save(self, folder: Path | str = DATA) -> Path:
-        """Write the rows to ``<folder>/scorecard_<chapter>.json``; return the path."""
-        path = Path(folder) / f"scorecard_{self.chapter}.json"
+    def save(self, folder: Path | str | None = None) -> Path:
+        """Write the rows to ``<folder>/scorecard_<chapter>.json`` (default: the book's data folder,
+        :func:`~sparse_attention_lab.runs.book_data.data_dir`); return the path."""
+        path = Path(data_dir() if folder is None else folder) / f"scorecard_{self.chapter}.json"
         path.write_text(json.dumps([asdict(r) for r in self.rows], indent=1, ensure_ascii=False) + "\n")
         return path
 
 
-def load_rows(folder: Path | str = DATA) -> list[Row]:
-    """Every row of every ``scorecard_*.json`` in ``folder``, chapter by chapter."""
+def load_rows(folder: Path | str | None = None) -> list[Row]:
+    """Every row of every ``scorecard_*.json`` in ``folder`` (default: the book's data folder), chapter by chapter."""
     rows = []
-    for path in sorted(Path(folder).glob("scorecard_*.json")):
+    for path in sorted(Path(data_dir() if folder is None else folder).glob("scorecard_*.json")):
         rows += [Row(**row) for row in json.loads(path.read_text())]
     return rows
 
