@@ -125,10 +125,6 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     "fig3_p_long": {
         "laptop": {"T": 256, "p": [0.0, 0.3, 0.5], "d": [8, 16, 32], "seeds": 2},
     },
-    # Fig. 3 at CPU scale for the exponent-against-scale figure: a factor 8 in T and d, run in the
-    # background across sessions (cheap settings first); a second width on a sub-grid; and the p
-    # sweep at T = 256 with 5 seeds and the learning rate tuned in {3e-4, 1e-4} per p (App. D.3),
-    # each rate with its own step cap (at 3e-4 the configs of fig3_p_long, whose 2 seeds it reuses).
     # Inside the Transformer (chapter 3, experiments/mechanism.py): the shortcut ablation of
     # cross-sample repetition, attention against B after long training, Fig. 14 at a fixed position.
     "mech_lead": {
@@ -164,11 +160,17 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     "ar_deep_long": {
         "laptop": {"n_pairs": 8, "n_tokens": 32, "B": 2, "p": 0.5, "max_steps": 8000, "seeds": 2},
     },
+    # Fig. 3 at CPU scale for the exponent-against-scale figure: with the cached fig3 laptop sweep a
+    # factor 16 in T and 8 in d (d = 64 at width 32, run at T = 32 and 64, is rank-limited), in the
+    # background across sessions (cheap settings first); a second width on a sub-grid that reaches
+    # d = 64 (at width 32 the residual stream is narrower than d = 64: a rank bottleneck); and the p
+    # sweep at T = 256 with 5 seeds and the learning rate tuned in {3e-4, 1e-4} per p (App. D.3),
+    # each rate with its own step cap (at 3e-4 the configs of fig3_p_long, whose 2 seeds it reuses).
     "fig3_scale": {
-        "laptop": {"T": [32, 64, 128, 256], "d": [8, 16, 32, 64], "max_steps": 16000, "seeds": 3},
+        "laptop": {"T": [32, 64, 128, 256], "d": [8, 16, 32], "max_steps": 16000, "seeds": 3},
     },
     "fig3_scale_wide": {
-        "laptop": {"T": [32, 64, 128], "d": [8, 16, 32], "d_model": 64, "d_qk": 32, "max_steps": 16000,
+        "laptop": {"T": [32, 64, 128], "d": [16, 32, 64], "d_model": 64, "d_qk": 32, "max_steps": 16000,
                    "seeds": 3},
     },
     "fig3_p_tuned": {
