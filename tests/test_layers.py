@@ -27,7 +27,7 @@ LAYERS = {
     "views and exercises": {
         "views.figures", "views.scorecard", "views.static_explorer", "views.live_explorer",
         "views.repetition", "views.training_panel", "views.attention_maps", "views.tables", "views.regression",
-        "views.mechanism", "views.recall_layers", "views.toy_figures", "views.repetition_figures",
+        "views.mechanism", "views.mechanism_tables", "views.recall_layers", "views.toy_figures", "views.repetition_figures",
         "views.recall_figures", "views.beyond_figures", "views", "exercises",
     },
     "command line": {"__main__"},
