@@ -17,8 +17,8 @@ from sparse_attention_lab.exercises.verdict import (
     ReaderFunction,
     Rejected,
     checker,
+    compare_on_cases,
     number,
-    require_close,
 )
 from sparse_attention_lab.theory import reduced
 from sparse_attention_lab.theory.gradient_signal import (
@@ -37,24 +37,22 @@ def check_irrelevant_attention(squared_attention: Callable[[int, int], float]) -
     Reference: the attention of a freshly built :class:`~sparse_attention_lab.theory.toy.ToyAttention`
     (uniform, ``a = 0``), squared and summed over the positions outside the last ``B``.
     """
-    squared_attention = ReaderFunction(squared_attention, "squared_attention")
-    cases = [
-        (2, 1, "each of the T tokens gets weight 1/T at uniform scores; square those of the irrelevant ones and add."),
-        (8, 1, "each of the T tokens gets weight 1/T at uniform scores; square those of the irrelevant ones and add."),
-        (256, 1, "square each weight before adding: the sum of the weights themselves is (T - 1)/T."),
-        (64, 4, "with B relevant copies only T - B tokens are irrelevant."),
-        (10, 9, "with B relevant copies only T - B tokens are irrelevant."),
-    ]
-    for T, B, hint in cases:
-        inputs = {"T": T, "B": B}
-        alpha = ToyAttention(T, 1).attention().detach().double()  # (T,), uniform at initialisation
-        irrelevant = ~relevant_mask(T, list(range(T - B, T)))
-        expected = float(alpha[irrelevant].square().sum())
-        got = squared_attention(inputs, hint)
-        require_close("squared_attention", got, expected, inputs, hint)
+    uniform = "each of the T tokens gets weight 1/T at uniform scores; square those of the irrelevant ones and add."
+    copies = "with B relevant copies only T - B tokens are irrelevant."
+    compare_on_cases(ReaderFunction(squared_attention, "squared_attention"), _irrelevant_squared_attention, [
+        ({"T": 2, "B": 1}, uniform), ({"T": 8, "B": 1}, uniform),
+        ({"T": 256, "B": 1}, "square each weight before adding: the sum of the weights themselves is (T - 1)/T."),
+        ({"T": 64, "B": 4}, copies), ({"T": 10, "B": 9}, copies),
+    ])
     return ("(T - B)/T^2. The attended token is then the relevant one with weight B/T plus the others with "
             "total squared weight (T - B)/T^2: a signal-to-noise ratio B^2/(T - B), about 1/T for one relevant token. "
             "The model starts from an almost pure-noise input.")
+
+
+def _irrelevant_squared_attention(T: int, B: int) -> float:
+    """Sum of squared attention outside the last ``B`` positions of a freshly built toy model (uniform)."""
+    alpha = ToyAttention(T, 1).attention().detach().double()  # (T,), uniform at initialisation
+    return float(alpha[~relevant_mask(T, list(range(T - B, T)))].square().sum())
 
 
 def _smallest_quiet_batch(T: int, d: int) -> int:
@@ -82,16 +80,13 @@ def check_break_even_batch(batch: Callable[[int, int], float]) -> str:
     Reference: a search over batch sizes with the library's closed forms
     (:func:`relevant_gradient_norm`, :func:`irrelevant_gradient_rms`).
     """
-    batch = ReaderFunction(batch, "batch")
-    cases = [
-        (2, 1, "the noise of a batch of n sequences is sqrt((T - 1)/n)/T; set it equal to the signal 1/(T sqrt d)."),
-        (16, 8, "the noise falls like 1/sqrt(n): squaring both sides of signal = noise gives n."),
-        (256, 64, "the noise falls like 1/sqrt(n): squaring both sides of signal = noise gives n."),
-        (1024, 1, "only T - 1 tokens are irrelevant."),
-    ]
-    for T, d, hint in cases:
-        inputs = {"T": T, "d": d}
-        require_close("batch", batch(inputs, hint), _smallest_quiet_batch(T, d), inputs, hint, rtol=1e-9)
+    squaring = "the noise falls like 1/sqrt(n): squaring both sides of signal = noise gives n."
+    compare_on_cases(ReaderFunction(batch, "batch"), _smallest_quiet_batch, [
+        ({"T": 2, "d": 1}, "the noise of a batch of n sequences is sqrt((T - 1)/n)/T; set it equal to the signal "
+                           "1/(T sqrt d)."),
+        ({"T": 16, "d": 8}, squaring), ({"T": 256, "d": 64}, squaring),
+        ({"T": 1024, "d": 1}, "only T - 1 tokens are irrelevant."),
+    ], rtol=1e-9)
     return (f"n = (T - 1) d, {(256 - 1) * 64:,} sequences at T = 256, d = 64. With the paper's batch of 32, each "
             "step's gradient is mostly the irrelevant tokens' noise; the signal only adds up over many steps, "
             "at a rate set by its small size 1/(T sqrt d).")

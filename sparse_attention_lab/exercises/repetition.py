@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sparse_attention_lab.exercises import verdict
 from sparse_attention_lab.exercises.verdict import (
-    NotAttempted,
     ReaderFunction,
-    Rejected,
     checker,
     number,
     require_close,
@@ -79,22 +78,22 @@ def check_repetition_race(faster: str, speedup: float, T: int = 512, d: int = 25
     the slower plateau divided by the faster one. Reference: :func:`reduced.plateau_length`.
     """
     if faster is Ellipsis or faster is None:
-        raise NotAttempted("`faster` is still `...`: write \"B\" or \"p\" in the cell above, run it, then this one.")
+        raise verdict.NotAttempted("`faster` is still `...`: write \"B\" or \"p\" in the cell above, run it, then this one.")
     if faster not in ("B", "p"):
-        raise Rejected(f"`faster` should be \"B\" or \"p\", got {faster!r}.")
+        raise verdict.Rejected(f"`faster` should be \"B\" or \"p\", got {faster!r}.")
     guess = number(speedup, "speedup")
     if guess < 1:
-        raise Rejected(f"`speedup` is the slower plateau over the faster one, so at least 1; got {guess:.3g}.")
+        raise verdict.Rejected(f"`speedup` is the slower plateau over the faster one, so at least 1; got {guess:.3g}.")
     plateau_B, plateau_p = reduced.plateau_length(T, d, B=2), reduced.plateau_length(T, d, p=0.5)
     winner = "p" if plateau_p < plateau_B else "B"
     measured = max(plateau_B, plateau_p) / min(plateau_B, plateau_p)
     result = (f"at T = {T}, d = {d} the reduced dynamics give plateaus of {plateau_B:.0f} (B = 2) and "
               f"{plateau_p:.0f} (p = 0.5)")
     if faster != winner:
-        raise Rejected(f"{result}: {winner} = {2 if winner == 'B' else 0.5} escapes first. Hint: compare the two "
+        raise verdict.Rejected(f"{result}: {winner} = {2 if winner == 'B' else 0.5} escapes first. Hint: compare the two "
                        "linear rates lambda = B/(sqrt(d) T) and sqrt(p^2 d + (1 - p)^2)/(sqrt(d) T).")
     if not 1 / RACE_FACTOR <= guess / measured <= RACE_FACTOR:
-        raise Rejected(f"{result}, a speed-up of {measured:.2f}; your {guess:.3g} is off by more than a factor "
+        raise verdict.Rejected(f"{result}, a speed-up of {measured:.2f}; your {guess:.3g} is off by more than a factor "
                        f"{RACE_FACTOR:g}. Hint: the plateau scales like 1/lambda; take the ratio of the two rates.")
     return (f"{result}: p escapes first, {measured:.2f} times sooner (you predicted {guess:.3g}). The ratio of the "
             f"linear rates says {reduced.linear_rate(T, d, p=0.5) / reduced.linear_rate(T, d, B=2):.2f}: the "

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,3 +195,13 @@ def short(value: Any) -> str:
         return f"array of shape {value.shape}"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def compare_on_cases(
+    reader: ReaderFunction, reference: Callable[..., Any], cases: Sequence[tuple[Mapping[str, Any], str]],
+    rtol: float = 1e-6,
+) -> None:
+    """Call ``reader`` on each case's inputs and :func:`require_close` it to ``reference(**inputs)``;
+    each case carries the hint shown when the reader's answer is wrong there."""
+    for inputs, hint in cases:
+        require_close(reader.name, reader(inputs, hint), reference(**inputs), inputs, hint, rtol=rtol)

@@ -23,7 +23,7 @@ from dataclasses import fields, replace
 from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.models import TransformerConfig
 from sparse_attention_lab.profiles import Profile
-from sparse_attention_lab.tasks import AssociativeRecall
+from sparse_attention_lab.tasks import AssociativeRecall, checks
 from sparse_attention_lab.training.record import RunRecord
 from sparse_attention_lab.training.trainer import Callback, Probe, TrainConfig, train
 
@@ -48,12 +48,7 @@ DEFAULTS: dict = {
 
 def build(config: dict) -> tuple[AssociativeRecall, TransformerConfig, TrainConfig]:
     """Task, model config and training config of a flat config dict (missing keys: :data:`DEFAULTS`)."""
-    unknown = set(config) - set(TASK_FIELDS) - set(MODEL_FIELDS) - set(TRAIN_FIELDS)
-    if unknown:
-        raise ValueError(
-            f"config has unknown keys {sorted(unknown)}; known: task {TASK_FIELDS}, "
-            f"model {MODEL_FIELDS}, training {TRAIN_FIELDS}."
-        )
+    checks.known_keys("config", config, task=TASK_FIELDS, model=MODEL_FIELDS, training=TRAIN_FIELDS)
     merged = {**DEFAULTS, **config}
     task = AssociativeRecall(
         n_pairs=merged["n_pairs"], n_tokens=merged["n_tokens"], B=merged["B"], p=merged["p"],

@@ -29,7 +29,7 @@ from sparse_attention_lab.measure import ATTENTION_LEVEL, attention_step, escape
 from sparse_attention_lab.models import Transformer, TransformerConfig
 from sparse_attention_lab.profiles import Profile
 from sparse_attention_lab.runs.results import config_key
-from sparse_attention_lab.tasks import SingleLocationRegression
+from sparse_attention_lab.tasks import SingleLocationRegression, checks
 from sparse_attention_lab.theory.reduced import plateau_lengths, repetition_speedup
 from sparse_attention_lab.training.record import RunRecord
 from sparse_attention_lab.training.trainer import Callback, Probe, TrainConfig, train
@@ -53,12 +53,8 @@ REPEATED_ESCAPE_FRACTION = 0.4
 
 def build(config: dict) -> tuple[SingleLocationRegression, TransformerConfig, TrainConfig]:
     """Task, model config and training config of a flat config dict (missing keys: :data:`DEFAULTS`)."""
-    unknown = set(config) - set(TASK_FIELDS) - set(MODEL_FIELDS) - set(TRAIN_FIELDS) - set(RUN_FIELDS)
-    if unknown:
-        raise ValueError(
-            f"config has unknown keys {sorted(unknown)}; known: task {TASK_FIELDS}, "
-            f"model {MODEL_FIELDS}, training {TRAIN_FIELDS}, run {RUN_FIELDS}."
-        )
+    checks.known_keys("config", config, task=TASK_FIELDS, model=MODEL_FIELDS, training=TRAIN_FIELDS,
+                      run=RUN_FIELDS)
     merged = {**DEFAULTS, **config}
     task = SingleLocationRegression(
         T=merged["T"], d=merged["d"], B=merged["B"], p=merged["p"], position=merged["position"],

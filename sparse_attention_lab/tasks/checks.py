@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -148,3 +148,12 @@ def elements(name: str, count: int, what: str) -> None:
     """Refuse, before allocating, ``what`` of ``count`` elements when that is above :data:`MAX_ELEMENTS`."""
     if int(count) > MAX_ELEMENTS:
         raise ValueError(f"{name} is too large: {what} of {count:,} elements, above the limit of {_LIMIT}.")
+
+
+def known_keys(name: str, mapping: Mapping[str, object], **groups: Iterable[str]) -> None:
+    """Refuse keys of ``mapping`` outside every group (e.g. ``task=..., model=...``), listing each group."""
+    known = {key for keys in groups.values() for key in keys}
+    unknown = set(mapping) - known
+    if unknown:
+        listing = ", ".join(f"{group} {tuple(keys)}" for group, keys in groups.items())
+        raise ValueError(f"{name} has unknown keys {sorted(unknown)}; known: {listing}.")

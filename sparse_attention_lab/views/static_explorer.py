@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
+from typing import Any
 
 import numpy as np
 from IPython.display import HTML
@@ -156,24 +157,20 @@ def static_explorer(
     compute: Callable[[dict[str, float]], Frame],
     panels: Sequence[Panel],
     *,
-    x_label: str,
-    log_x: bool = True,
     title: str = "",
     initial: Mapping[str, float] | None = None,
-    max_points: int = 100,
-    digits: int = 4,
+    **layout: Any,
 ) -> HTML:
     """A self-contained HTML explorer of ``compute`` over the grid ``params`` (no kernel needed).
 
     ``compute(setting)`` is called once per grid point (``setting`` maps each parameter name
-    to a value) and returns a :class:`Frame`. Curves are downsampled to ``max_points`` and
-    rounded to ``digits`` significant digits; the embedded JSON must stay under
-    :data:`MAX_BYTES`. ``initial`` picks the starting slider positions (nearest grid values;
-    default: the middle of each grid).
+    to a value) and returns a :class:`Frame`. ``layout`` holds the keyword arguments of
+    :func:`explorer_data` (``x_label``, ``log_x``, ``max_points``, ``digits``): curves are
+    downsampled to ``max_points`` and rounded to ``digits`` significant digits; the embedded
+    JSON must stay under :data:`MAX_BYTES`. ``initial`` picks the starting slider positions
+    (nearest grid values; default: the middle of each grid).
     """
-    data = explorer_data(
-        params, compute, panels, x_label=x_label, log_x=log_x, max_points=max_points, digits=digits
-    )
+    data = explorer_data(params, compute, panels, **layout)
     if initial is not None and set(initial) - set(params):
         raise ValueError(f"initial names unknown parameters {sorted(set(initial) - set(params))}.")
     start = {}

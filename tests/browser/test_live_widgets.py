@@ -167,19 +167,26 @@ def move_and_wait(lab: Lab, root: Any, slider: Any, limit_s: float, what: str) -
     return {k: f"{before[k]} -> {after[k]}" for k in before if before[k] == after[k]}
 
 
-def test_explorer_answers_every_slider(lab: Lab):
-    root = lab.widget("sal-live-explorer")
-    sliders = root.locator(".widget-slider")
-    assert sliders.count() == 5
-    lab.screenshot(root, "explorer")
+def move_every_slider(lab: Lab, root, sliders, widget: str, what: str, ignore: tuple[str, ...] = ()) -> dict:
+    """Move each slider in turn (tracks wide enough first); return what stayed the same, by slider."""
     unchanged = {}
     for i in range(sliders.count()):
         slider = sliders.nth(i)
         name = slider.locator(".widget-label").inner_text()
         assert track_width(slider) > MIN_TRACK_PX, f"slider {name}: track {track_width(slider):.0f} px"
-        same = move_and_wait(lab, root, slider, SLIDER_ANSWER_S["explorer"], "explorer: key press to new image")
+        same = {k: v for k, v in move_and_wait(lab, root, slider, SLIDER_ANSWER_S[widget], what).items()
+                if k not in ignore}
         if same:
             unchanged[name] = same
+    return unchanged
+
+
+def test_explorer_answers_every_slider(lab: Lab):
+    root = lab.widget("sal-live-explorer")
+    sliders = root.locator(".widget-slider")
+    assert sliders.count() == 5
+    lab.screenshot(root, "explorer")
+    unchanged = move_every_slider(lab, root, sliders, "explorer", "explorer: key press to new image")
     assert unchanged == {}, "these moves left the image, readout or status as they were"
 
 
@@ -189,15 +196,8 @@ def test_panel_redraws_runs_and_stops(lab: Lab):
     assert sliders.count() == 7
     run, stop = root.get_by_role("button", name="Run"), root.get_by_role("button", name="Stop")
     assert run.is_enabled() and stop.is_disabled()
-    unchanged = {}
-    for i in range(sliders.count()):
-        slider = sliders.nth(i)
-        name = slider.locator(".widget-label").inner_text()
-        assert track_width(slider) > MIN_TRACK_PX, f"slider {name}: track {track_width(slider):.0f} px"
-        same = move_and_wait(lab, root, slider, SLIDER_ANSWER_S["panel"], "panel: key press to new prediction")
-        same.pop("status", None)  # the idle status says "press Run" after every move
-        if same:
-            unchanged[name] = same
+    # the idle status says "press Run" after every move: only the image and readout must change
+    unchanged = move_every_slider(lab, root, sliders, "panel", "panel: key press to new prediction", ignore=("status",))
     assert unchanged == {}, "these moves left the image or readout as they were"
     lab.screenshot(root, "panel_idle")
 
