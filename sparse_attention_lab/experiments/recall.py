@@ -46,6 +46,12 @@ DEFAULTS: dict = {
 """The paper's associative-recall setting (Table 1, App. C); sweeps override sizes per profile."""
 
 
+
+def full_config(record: dict) -> dict:
+    """A run's flat config with the keys it left out filled from :data:`DEFAULTS`."""
+    return {**DEFAULTS, **record["config"]}
+
+
 def build(config: dict) -> tuple[AssociativeRecall, TransformerConfig, TrainConfig]:
     """Task, model config and training config of a flat config dict (missing keys: :data:`DEFAULTS`)."""
     checks.known_keys("config", config, task=TASK_FIELDS, model=MODEL_FIELDS, training=TRAIN_FIELDS)
@@ -87,7 +93,7 @@ def emergence_rows(records: Iterable[dict], accuracy: float, curve: str = "test"
     ``math.inf`` if never within the run.
     """
     return [
-        {**DEFAULTS, **r["config"], "seed": r["seed"], "diverged": r["diverged"],
+        {**full_config(r), "seed": r["seed"], "diverged": r["diverged"],
          "emergence": escape_step(r, accuracy=accuracy, curve=curve)}
         for r in records
     ]

@@ -45,7 +45,7 @@ def emergence_by_threshold(records: Iterable[dict], thresholds: Sequence[float] 
     first reaches each threshold (``math.inf`` if never), keyed ``"acc_0.05"`` etc."""
     rows = []
     for record in records:
-        config = {**recall.DEFAULTS, **record["config"]}
+        config = recall.full_config(record)
         row = {"n_pairs": config["n_pairs"], "n_tokens": config["n_tokens"], "seed": record["seed"]}
         for level in thresholds:
             row[f"acc_{level:g}"] = escape_step(record, accuracy=level)

@@ -31,7 +31,7 @@ from sparse_attention_lab.training.trainer import Callback, Probe
 
 def setting_of(record: dict) -> tuple[float, float]:
     """``(B, p)`` of a run (missing keys: the paper's defaults)."""
-    config = {**recall.DEFAULTS, **record["config"]}
+    config = recall.full_config(record)
     return float(config["B"]), float(config["p"])
 
 

@@ -51,6 +51,12 @@ REPEATED_ESCAPE_FRACTION = 0.4
 """Escape threshold under cross-sample repetition (App. D.1: 0.4 x the initial test loss)."""
 
 
+
+def full_config(record: dict) -> dict:
+    """A run's flat config with the keys it left out filled from :data:`DEFAULTS`."""
+    return {**DEFAULTS, **record["config"]}
+
+
 def build(config: dict) -> tuple[SingleLocationRegression, TransformerConfig, TrainConfig]:
     """Task, model config and training config of a flat config dict (missing keys: :data:`DEFAULTS`)."""
     checks.known_keys("config", config, task=TASK_FIELDS, model=MODEL_FIELDS, training=TRAIN_FIELDS,
@@ -131,7 +137,7 @@ def plateau_measure(B: int, p: float) -> tuple[float, str]:
 
 
 def _row(record: dict, plateau: float) -> dict:
-    row = {**DEFAULTS, **record["config"], "seed": record["seed"], "diverged": record["diverged"], "plateau": plateau}
+    row = {**full_config(record), "seed": record["seed"], "diverged": record["diverged"], "plateau": plateau}
     if "readout_attention" in record.get("probes", {}):
         row["attention_step"] = attention_step(record)
     return row
@@ -152,7 +158,7 @@ def paper_plateau_rows(records: Iterable[dict]) -> list[dict]:
     """:func:`plateau_rows` with each run measured by :func:`plateau_measure` (one reading of App. D.1)."""
     rows = []
     for r in records:
-        config = {**DEFAULTS, **r["config"]}
+        config = full_config(r)
         fraction, curve = plateau_measure(config["B"], config["p"])
         rows.append(_row(r, escape_step(r, fraction=fraction, curve=curve)))
     return rows

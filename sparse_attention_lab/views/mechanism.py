@@ -11,13 +11,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from sparse_attention_lab.experiments import mechanism
-from sparse_attention_lab.experiments.regression import DEFAULTS, loss_rise
+from sparse_attention_lab.experiments.regression import full_config, loss_rise
 from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.theory.reduced import reduced_dynamics
-
-
-def _config(record: dict) -> dict:
-    return {**DEFAULTS, **record["config"]}
 
 
 def alignment_and_attention(records: Sequence[dict], settings: Sequence[tuple[int, int]]) -> Figure:
@@ -27,7 +23,7 @@ def alignment_and_attention(records: Sequence[dict], settings: Sequence[tuple[in
     ``alpha`` (reduced dynamics, gradient-flow time) for the first setting."""
     fig, axes = plt.subplots(1, len(settings) + 1, figsize=(3.3 * (len(settings) + 1), 3.0))
     for ax, (T, d) in zip(axes, settings, strict=False):
-        runs = [r for r in records if (_config(r)["T"], _config(r)["d"]) == (T, d)]
+        runs = [r for r in records if (full_config(r)["T"], full_config(r)["d"]) == (T, d)]
         if not runs:
             raise ValueError(f"records: no run at T = {T}, d = {d}.")
         for i, record in enumerate(runs):
@@ -54,10 +50,10 @@ def alignment_and_attention(records: Sequence[dict], settings: Sequence[tuple[in
 def lead_rows(records: Sequence[dict]) -> list[dict]:
     """Per ``(T, d)`` of ``records``: the Transformer's lead (mean and spread over seeds, in steps
     and over the escape step) and the toy model's lead over its plateau."""
-    settings = sorted({(_config(r)["T"], _config(r)["d"]) for r in records})
+    settings = sorted({(full_config(r)["T"], full_config(r)["d"]) for r in records})
     rows = []
     for T, d in settings:
-        leads = [mechanism.transformer_lead(r) for r in records if (_config(r)["T"], _config(r)["d"]) == (T, d)]
+        leads = [mechanism.transformer_lead(r) for r in records if (full_config(r)["T"], full_config(r)["d"]) == (T, d)]
         relative = np.array([x["relative"] for x in leads])
         steps = np.array([x["lead"] for x in leads])
         rows.append({"T": T, "d": d, "seeds": len(leads), "lead": float(steps.mean()),
@@ -90,7 +86,7 @@ def lead_figure(rows: Sequence[dict]) -> Figure:
 
 
 def _mean_over(records: Sequence[dict], value, **where) -> float:
-    runs = [r for r in records if all(_config(r).get(k, False) == v for k, v in where.items())]
+    runs = [r for r in records if all(full_config(r).get(k, False) == v for k, v in where.items())]
     return float(np.mean([value(r) for r in runs])) if runs else math.nan
 
 
@@ -101,22 +97,22 @@ def shortcut_figure(records: Sequence[dict], d: int) -> Figure:
     the highest test loss over the initial one, and the escape step (0.4 x the initial test
     loss, App. D.1)."""
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(11.5, 3.3))
-    ps = sorted({_config(r)["p"] for r in records})
+    ps = sorted({full_config(r)["p"] for r in records})
     for i, p in enumerate(ps):
         for signed, style in ((False, "-"), (True, "--")):
             if p == 0 and signed:
                 continue
-            runs = [r for r in records if _config(r)["p"] == p and _config(r)["d"] == d
-                    and _config(r).get("signed_repeat", False) == signed]
+            runs = [r for r in records if full_config(r)["p"] == p and full_config(r)["d"] == d
+                    and full_config(r).get("signed_repeat", False) == signed]
             for j, record in enumerate(runs):
                 label = (f"p = {p}" + (", zero-mean repeat" if signed else "")) if j == 0 else None
                 losses = np.asarray(record["test_loss"]) / record["test_loss"][0]
                 left.plot(record["steps"], losses, color=f"C{i}", ls=style, lw=1.1, label=label)
-    left.set(xlabel="training step", ylabel="test loss / initial", title=f"T = {_config(records[0])['T']}, d = {d}")
+    left.set(xlabel="training step", ylabel="test loss / initial", title=f"T = {full_config(records[0])['T']}, d = {d}")
     left.legend(fontsize=7)
     measures = ((middle, lambda r: loss_rise(r)[0]), (right, lambda r: escape_step(r, fraction=0.4)))
     for ax, value in measures:
-        for i, dd in enumerate(sorted({_config(r)["d"] for r in records})):
+        for i, dd in enumerate(sorted({full_config(r)["d"] for r in records})):
             for signed, style in ((False, "-"), (True, "--")):
                 ys = [_mean_over(records, value, p=p, d=dd, signed_repeat=signed and p > 0) for p in ps]
                 ax.plot(ps, ys, marker="s" if signed else "o", ls=style, color=f"C{i}",
@@ -134,9 +130,9 @@ def attention_against_B(records: Sequence[dict]) -> Figure:
     ``B``, per seed: at the escape step (test loss 0.2 x initial, open) and at the end of training
     (filled), with the attention a model spreading evenly over ``B`` copies would put on one (``1 / B``)."""
     fig, ax = plt.subplots(figsize=(4.8, 3.3))
-    Bs = sorted({_config(r)["B"] for r in records})
+    Bs = sorted({full_config(r)["B"] for r in records})
     for i, B in enumerate(Bs):
-        runs = [r for r in records if _config(r)["B"] == B]
+        runs = [r for r in records if full_config(r)["B"] == B]
         finals = [mechanism.strongest_attention(r)[-1] for r in runs]
         at_escape = [np.interp(escape_step(r, fraction=0.2), r["steps"], mechanism.strongest_attention(r)) for r in runs]
         ax.scatter([B * 0.95] * len(runs), at_escape, facecolors="none", edgecolors="C0", zorder=3,
@@ -155,22 +151,22 @@ def attention_against_B(records: Sequence[dict]) -> Figure:
 def fig14_figure(records: Sequence[dict]) -> Figure:
     """Escape step (test loss < 0.2 x initial) against ``d`` at a fixed position, with the
     relevant-token feature (solid) or without (dashed), one panel per learning rate."""
-    lrs = sorted({_config(r)["lr"] for r in records}, reverse=True)
+    lrs = sorted({full_config(r)["lr"] for r in records}, reverse=True)
     fig, axes = plt.subplots(1, len(lrs), figsize=(4.2 * len(lrs), 3.2), sharey=True)
     for ax, lr in zip(np.atleast_1d(axes), lrs, strict=True):
-        for i, T in enumerate(sorted({_config(r)["T"] for r in records})):
+        for i, T in enumerate(sorted({full_config(r)["T"] for r in records})):
             for feature, style in ((True, "-"), (False, "--")):
-                runs = [r for r in records if _config(r)["lr"] == lr and _config(r)["T"] == T
-                        and _config(r)["feature"] == feature]
-                ds = sorted({_config(r)["d"] for r in runs})
-                means = [np.mean([escape_step(r, fraction=0.2) for r in runs if _config(r)["d"] == d]) for d in ds]
+                runs = [r for r in records if full_config(r)["lr"] == lr and full_config(r)["T"] == T
+                        and full_config(r)["feature"] == feature]
+                ds = sorted({full_config(r)["d"] for r in runs})
+                means = [np.mean([escape_step(r, fraction=0.2) for r in runs if full_config(r)["d"] == d]) for d in ds]
                 color = f"C{2 * i + (not feature)}"
                 ax.plot(ds, means, marker="o", ls=style, color=color,
                         label=f"T = {T}, " + ("feature" if feature else "no feature") + " (mean; dots: seeds)")
-                ax.scatter([_config(r)["d"] for r in runs], [escape_step(r, fraction=0.2) for r in runs],
+                ax.scatter([full_config(r)["d"] for r in runs], [escape_step(r, fraction=0.2) for r in runs],
                            color=color, s=10, alpha=0.6)
         ax.set(xscale="log", yscale="log", xlabel="d (token dimension)", title=f"fixed position, lr = {lr:g}")
-        ds = sorted({_config(r)["d"] for r in records})
+        ds = sorted({full_config(r)["d"] for r in records})
         ax.set_xticks(ds, [str(d) for d in ds])
         ax.tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
     np.atleast_1d(axes)[0].set_ylabel("escape step (test loss < 0.2 x initial)")

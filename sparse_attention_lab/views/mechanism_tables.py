@@ -64,7 +64,7 @@ def lead_comparison(sgd: Sequence[dict], adam1: Sequence[dict], adam2: Sequence[
 
 def shortcut_table(records: Sequence[dict]) -> Table:
     """The test-loss rise and escape step with the repeated token's targets as sampled or zero-mean."""
-    config = [{**regression_runs.DEFAULTS, **r["config"]} for r in records]
+    config = [regression_runs.full_config(r) for r in records]
     rows = []
     for signed in (False, True):
         for p in sorted({c["p"] for c in config if c["p"] > 0}):
@@ -260,7 +260,7 @@ def long_runs_table(records: Sequence[dict]) -> Table:
     """Runs trained long past emergence: does test accuracy dip and recover?"""
     rows = []
     for record in records:
-        c = {**recall.DEFAULTS, **record["config"]}
+        c = recall.full_config(record)
         acc = np.asarray(record["test_acc"])
         emerged = escape_step(record, accuracy=0.5)
         rows.append([f"{c['B']:g}", f"{c['p']:g}", record["seed"], f"{escape_step(record, accuracy=0.05):.0f}",

@@ -18,10 +18,6 @@ from sparse_attention_lab.experiments.recall_layers import (
 )
 
 
-def _config(record: dict) -> dict:
-    return {**recall.DEFAULTS, **record["config"]}
-
-
 def emergence_against_threshold(records: Sequence[dict], thresholds: Sequence[float] = THRESHOLDS) -> Figure:
     """Emergence step (first step with test accuracy >= the threshold, mean over seeds) against
     the threshold, one line per ``(n_pairs, n_tokens)``; runs that never reached a threshold are
@@ -88,9 +84,9 @@ def long_runs(records: Sequence[dict]) -> Figure:
     """Test accuracy (no repetition) and training-distribution accuracy against steps for each
     ``(B, p)`` of ``records``, every seed."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
-    settings = sorted({(_config(r)["B"], _config(r)["p"]) for r in records})
+    settings = sorted({(recall.full_config(r)["B"], recall.full_config(r)["p"]) for r in records})
     for i, (B, p) in enumerate(settings):
-        for j, record in enumerate(r for r in records if (_config(r)["B"], _config(r)["p"]) == (B, p)):
+        for j, record in enumerate(r for r in records if (recall.full_config(r)["B"], recall.full_config(r)["p"]) == (B, p)):
             label = f"B = {B:g}, p = {p:g}" if j == 0 else None
             axes[0].plot(record["steps"], record["test_acc"], color=f"C{i}", lw=1, label=label)
             axes[1].plot(record["steps"], record["train_acc"], color=f"C{i}", lw=1, label=label)
