@@ -12,7 +12,7 @@ section, so a kill keeps what was measured). Sections:
    model (Fig. 9). With the same batches (``data_device="cpu"``) curves must agree to float
    rounding until the escape and escape steps closely; with batches drawn on the GPU (another
    random stream) escape steps must agree within seed noise (|mean difference| < 2 standard
-   errors).
+   errors). And four values of ``p`` packed into one ensemble against each trained alone.
 2. ``sweeps``: every named sweep under the ``gpu`` profile, all configs, one seed, a few steps
    (runs start, train, evaluate, probe and write).
 3. ``throughput``: training steps/s at the gpu and paper sizes of chapters 3 and 4 in fp32,
@@ -139,6 +139,23 @@ def _toy_agreement(sizes: dict, seeds: list[int], gpu: torch.device) -> dict:
             "gpu_batches": _seed_noise(escape(cpu), escape(other))}
 
 
+def _packing_agreement(config: dict, seeds: list[int], gpu: torch.device) -> dict:
+    """Four values of p trained alone, then packed into one ensemble, on the GPU: the largest
+    relative test-loss gap (float rounding only) and the time of each."""
+    configs = [{**config, "p": p} for p in (0.0, 0.1, 0.3, 0.5)]
+    start = time.perf_counter()
+    alone = [r for c in configs for r in regression.run(c, seeds, device=str(gpu))]
+    alone_s = time.perf_counter() - start
+    start = time.perf_counter()
+    packed = regression.run([c for c in configs for _ in seeds], seeds * len(configs), device=str(gpu))
+    packed_s = time.perf_counter() - start
+    gap = max(abs(x - y) / abs(x) for a, b in zip(alone, packed, strict=True)
+              for x, y in zip(a["test_loss"], b["test_loss"], strict=False) if x)  # a pack may train longer
+    return {"config": config, "p": [c["p"] for c in configs], "seeds": seeds, "alone_s": round(alone_s, 2),
+            "packed_s": round(packed_s, 2), "max_relative_test_loss_gap": gap,
+            "same_escape": [a["escape_step"] for a in alone] == [b["escape_step"] for b in packed]}
+
+
 def agreement(gpu: torch.device, smoke: bool) -> dict:
     seeds = [0, 1, 2] if smoke else [0, 1, 2, 3, 4]
     regression_config = {**CI_REGRESSION, "T": 8 if smoke else 32, "d": 4 if smoke else 8,
@@ -152,6 +169,7 @@ def agreement(gpu: torch.device, smoke: bool) -> dict:
         "recall": _transformer_agreement(recall.build, recall_config, seeds, gpu,
                                          lambda r: escape_step(r, accuracy=CI_RECALL["escape_accuracy"])),
         "toy_sgd": _toy_agreement(toy, seeds[:3], gpu),
+        "packed_p": _packing_agreement({**regression_config, "escape_fraction": 0.4}, seeds[:3], gpu),
     }
 
 

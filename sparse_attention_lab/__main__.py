@@ -3,7 +3,7 @@
     python -m sparse_attention_lab list
     python -m sparse_attention_lab sweep fig3 --profile laptop [--seeds 3] [--out FILE]
         [--device cpu|cuda|cuda:N] [--executor inline|process|submitit] [--workers N]
-        [--max-steps N] [--submitit-folder DIR] [--submitit-param KEY=VALUE ...]
+        [--max-steps N] [--pack | --no-pack] [--submitit-folder DIR] [--submitit-param KEY=VALUE ...]
 
 ``sweep`` runs a named sweep (a grid of configs x seeds), appending each finished run to a
 JSON-lines file (default ``book/data/<name>_<profile>.jsonl``) with its provenance; running the
@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="jobs at once (default: 1 inline, one per core for process)")
     sweep.add_argument("--max-steps", type=int, default=None, metavar="N",
                        help="override every config's step cap (a short trial of a sweep)")
+    sweep.add_argument("--pack", action=argparse.BooleanOptionalAction, default=None,
+                       help="train configs that differ only in B and p as one ensemble (default: on "
+                            "CUDA, off on a CPU)")
     sweep.add_argument("--submitit-folder", default="submitit_logs", metavar="DIR",
                        help="logs and pickles of submitit jobs, on a filesystem the nodes share; "
                             "whoever can write there can run code in the sweep, so use a folder "
@@ -91,7 +94,7 @@ def _sweep(args: argparse.Namespace, argv: list[str]) -> int:
         executor = make_executor("submitit", args.workers, args.submitit_folder, dict(args.submitit_param))
     try:
         run_sweep(args.name, profile=args.profile, seeds=args.seeds, out=args.out, device=args.device,
-                  executor=executor, workers=args.workers, max_steps=args.max_steps,
+                  executor=executor, workers=args.workers, max_steps=args.max_steps, pack=args.pack,
                   command=["python", "-m", "sparse_attention_lab", *argv])
     finally:
         if not isinstance(executor, str):

@@ -42,6 +42,14 @@ def fake_run(config: dict, seeds: list[int], *, device: str | None = None) -> li
     return records
 
 
+def packable_run(config: dict | list[dict], seeds: list[int], *, device: str | None = None) -> list[dict]:
+    """:func:`fake_run` that also takes a list of configs, one per seed (a packed job), and
+    records in each record's ``packed_with`` how many runs its job trained."""
+    configs = config if isinstance(config, list) else [config] * len(seeds)
+    records = [fake_run(c, [s], device=device)[0] for c, s in zip(configs, seeds, strict=True)]
+    return [{**r, "packed_with": len(seeds)} for r in records]
+
+
 def failing_run(config: dict, seeds: list[int]) -> list[dict]:
     """Like :func:`fake_run`, but raises for configs with ``config["fail"]`` set."""
     if config.get("fail"):

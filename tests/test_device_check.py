@@ -28,6 +28,8 @@ def test_smoke_run_writes_every_section(tmp_path):
     for task in ("regression", "recall"):
         assert sections["agreement"][task]["same_batches"]["max_relative_test_loss_gap_before_escape"] == 0
     assert sections["agreement"]["toy_sgd"]["same_batches"]["max_relative_loss_gap_before_escape"] == 0
+    packed = sections["agreement"]["packed_p"]
+    assert packed["max_relative_test_loss_gap"] < 1e-5 and packed["same_escape"]
     assert {"fp32", "tf32", "bf16"} <= {key.split()[2] for key in sections["throughput"]}
     assert sections["fig3_paper"]["runs_after"] == 9 and (tmp_path / "fig3_ci.jsonl").exists()
 

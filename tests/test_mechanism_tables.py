@@ -46,3 +46,32 @@ def test_recall_tables_one_row_per_run():
     assert len(tables.long_runs_table(long).rows) == len(long)
     deep = records("ar_deep", "laptop")
     assert len(tables.induction_head_table(deep).rows) == len(deep)
+
+
+def _step_run(T, d, p, lr, seed, plateau):
+    """A record whose test loss falls from 1 to 0 around step ``plateau`` (crossing 0.4 there)."""
+    return {"config": {"T": T, "d": d, "p": p, "lr": lr, "escape_fraction": 0.4}, "seed": seed,
+            "diverged": False, "steps": [0, plateau - 60, plateau + 40], "test_loss": [1.0, 1.0, 0.0],
+            "train_loss": [1.0, 1.0, 0.0], "probes": {}}
+
+
+@pytest.mark.parametrize("slow_wins_at", [None, 0.5])
+def test_tuned_lr_table_compares_rates_at_the_d_both_ran(capsys, slow_wins_at):
+    records = []
+    for p in (0.0, 0.5):
+        for seed in range(5):
+            records += [_step_run(256, d, p, 3e-4, seed, 100 * d + 7 * seed) for d in (8, 16, 32)]
+            slow = 300 if p == slow_wins_at else 3000  # the 1e-4 plateau at d = 8
+            records.append(_step_run(256, 8, p, 1e-4, seed, slow + 7 * seed))
+    rows = tables.tuned_lr_table(records).rows
+    tuned = {row[0]: row[1] for row in rows if "(tuned)" in row[1]}
+    assert tuned == {"0": "**0.0003** (tuned)", "0.5": "**0.0001** (tuned)" if slow_wins_at else "**0.0003** (tuned)"}
+    assert "at the tuned learning rates" in capsys.readouterr().out
+
+
+def test_tuned_lr_table_waits_for_every_seed_at_the_tuning_d(capsys):
+    records = [_step_run(256, d, 0.0, 3e-4, seed, 100 * d) for seed in range(5) for d in (8, 16)]
+    records += [_step_run(256, 8, 0.0, 1e-4, seed, 3000) for seed in range(3)]
+    rows = tables.tuned_lr_table(records).rows
+    assert [row[4] for row in rows] == ["yes", "no (still running)", ""]
+    assert "at the tuned learning rates" not in capsys.readouterr().out

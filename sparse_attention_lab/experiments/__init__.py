@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from sparse_attention_lab.experiments import mechanism, recall, recall_layers, regression, schedules
+from sparse_attention_lab.experiments.packing import PACKABLE
 from sparse_attention_lab.profiles import SIZES, Profile
 from sparse_attention_lab.training.record import RunFunction
 
@@ -32,6 +33,7 @@ class Sweep(NamedTuple):
     make_configs: Callable[[Profile], list[dict]]
     run: RunFunction
     make_seeds: Callable[[Profile], int] | None = None  # None: profiles.SIZES[name]["seeds"]
+    packable: tuple[str, ...] = ()  # config fields that may differ inside one packed ensemble
 
     def configs(self, profile: Profile) -> list[dict]:
         return list(self.make_configs(profile))
@@ -61,8 +63,8 @@ def _registry(*tables: Mapping[str, Sweep]) -> dict[str, Sweep]:
 
 
 SWEEPS: dict[str, Sweep] = _registry(
-    {name: Sweep(name, configs, regression.run) for name, configs in regression.SWEEPS.items()},
-    {name: Sweep(name, configs, recall.run) for name, configs in recall.SWEEPS.items()},
+    {name: Sweep(name, configs, regression.run, packable=PACKABLE) for name, configs in regression.SWEEPS.items()},
+    {name: Sweep(name, configs, recall.run, packable=PACKABLE) for name, configs in recall.SWEEPS.items()},
     {name: Sweep(name, configs, mechanism.run) for name, configs in mechanism.SWEEPS.items()},
     {name: Sweep(name, configs, recall_layers.run) for name, configs in recall_layers.SWEEPS.items()},
     {name: Sweep(name, *entry) for name, entry in schedules.SWEEPS.items()},

@@ -17,9 +17,10 @@ which follow from the task) and training fields (those of
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
 
+from sparse_attention_lab.experiments.packing import build_members
 from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.models import TransformerConfig
 from sparse_attention_lab.profiles import Profile
@@ -69,17 +70,19 @@ def build(config: dict) -> tuple[AssociativeRecall, TransformerConfig, TrainConf
 
 
 def run(
-    config: dict, seeds: list[int], *, probe: Probe | None = None, callback: Callback | None = None,
-    device: str | None = None,
+    config: dict | Sequence[dict], seeds: list[int], *, probe: Probe | None = None,
+    callback: Callback | None = None, device: str | None = None,
 ) -> list[RunRecord]:
     """Train the run of ``config`` for every seed (all at once); one record per seed, whose
-    ``config`` is ``config`` (see :mod:`sparse_attention_lab.training.record`).
+    ``config`` is ``config`` (see :mod:`sparse_attention_lab.training.record`). ``config`` may
+    also be a list with one config per seed, differing only in ``B`` and ``p``: a packed
+    ensemble (:mod:`sparse_attention_lab.experiments.packing`).
 
     ``probe`` (e.g. a :class:`~sparse_attention_lab.training.probes.RecallProbe`) is logged at
     every evaluation; ``callback`` goes to the trainer (a live panel); ``device`` overrides the
     config's (where a run trains does not change what it is).
     """
-    task, model, training = build(config)
+    task, model, training = build_members(build, config, seeds)
     if device is not None:
         training = replace(training, device=device)
     return train(task, model, training, seeds, probe=probe, callback=callback, config=config)

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
 
+from sparse_attention_lab.experiments.packing import build_members
 from sparse_attention_lab.fitting import PowerLawFit, bootstrap_stderr, fit_power_law
 from sparse_attention_lab.measure import ATTENTION_LEVEL, attention_step, escape_step
 from sparse_attention_lab.models import Transformer, TransformerConfig
@@ -102,19 +103,22 @@ def relevant_attention_probe(task: SingleLocationRegression, n_sequences: int = 
 
 
 def run(
-    config: dict, seeds: list[int], *, probe: Probe | None = None, callback: Callback | None = None,
-    device: str | None = None,
+    config: dict | Sequence[dict], seeds: list[int], *, probe: Probe | None = None,
+    callback: Callback | None = None, device: str | None = None,
 ) -> list[RunRecord]:
     """Train the run of ``config`` for every seed (all at once); one record per seed, whose
-    ``config`` is ``config`` (see :mod:`sparse_attention_lab.training.record`).
+    ``config`` is ``config`` (see :mod:`sparse_attention_lab.training.record`). ``config`` may
+    also be a list with one config per seed, differing only in ``B`` and ``p``: a packed
+    ensemble (:mod:`sparse_attention_lab.experiments.packing`).
 
     ``probe`` is logged at every evaluation; without one, a config with ``probe_attention``
     logs :func:`relevant_attention_probe`. ``callback`` goes to the trainer (a live panel);
     ``device`` overrides the config's (where a run trains does not change what it is).
     """
-    task, model, training = build(config)
-    if probe is None and config.get("probe_attention"):
-        probe = relevant_attention_probe(task)
+    task, model, training = build_members(build, config, seeds)
+    first = config if isinstance(config, Mapping) else config[0]
+    if probe is None and first.get("probe_attention"):  # packed members share it and the test set
+        probe = relevant_attention_probe(task if isinstance(config, Mapping) else task[0])
     if device is not None:
         training = replace(training, device=device)
     return train(task, model, training, seeds, probe=probe, callback=callback, config=config)
@@ -366,15 +370,15 @@ def fig3_scale_wide(profile: Profile) -> list[dict]:
 
 
 def fig3_p_tuned(profile: Profile) -> list[dict]:
-    """Fig. 3 right at one ``T`` with each learning rate of ``lr`` and its step cap ``max_steps``
-    (App. D.3 tunes the rate per ``p``): every ``(p, d)`` at the first rate, cheap settings
-    first, then at the next."""
+    """Fig. 3 right at one ``T`` with each learning rate of ``lr``, its step cap ``max_steps`` and
+    its list of ``d`` (App. D.3 tunes the rate per ``p``): every ``(p, d)`` at the first rate,
+    cheap settings first, then at the next."""
     s = profile.sizes("fig3_p_tuned")
     base = {**_base(profile), "T": s["T"], "escape_fraction": REPEATED_ESCAPE_FRACTION, "probe_attention": True}
     return [
         config
-        for lr, cap in zip(s["lr"], s["max_steps"], strict=True)
-        for config in _cheap_first(_grid({**base, "lr": lr, "max_steps": cap}, p=s["p"], d=s["d"]))
+        for lr, cap, ds in zip(s["lr"], s["max_steps"], s["d"], strict=True)
+        for config in _cheap_first(_grid({**base, "lr": lr, "max_steps": cap}, p=s["p"], d=ds))
     ]
 
 

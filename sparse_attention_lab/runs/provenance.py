@@ -50,7 +50,8 @@ class Provenance(TypedDict):
     cpu_count: int | None
     finished_at: str
     job_wall_time_s: float  # of the job that trained the run, with the seeds below
-    job_seeds: list[int]
+    job_seeds: list[int]  # the seeds of the runs trained together (one per run; repeats in a pack)
+    job_configs: int  # how many configs the job packed (1 unless packed)
 
 
 def _git_state() -> tuple[str | None, bool | None]:
@@ -124,7 +125,7 @@ def run_job(run: Callable[..., list[dict]], config: dict, seeds: list[int], devi
 
 
 def with_provenance(record: Mapping[str, Any], sweep: Mapping[str, Any], job: Mapping[str, Any],
-                    seeds: list[int]) -> dict:
+                    seeds: list[int], configs: int = 1) -> dict:
     """``record`` with its ``provenance`` (the sweep's fields, then the job's) as it is written
     to the results file: strict JSON, non-finite numbers as ``None``."""
     provenance = {
@@ -134,6 +135,7 @@ def with_provenance(record: Mapping[str, Any], sweep: Mapping[str, Any], job: Ma
         "finished_at": job["finished_at"],
         "job_wall_time_s": round(job["wall_time_s"], 3),
         "job_seeds": list(seeds),
+        "job_configs": configs,
     }
     return json_ready({**record, "provenance": provenance})
 

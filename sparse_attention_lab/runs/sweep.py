@@ -17,7 +17,8 @@ or, from Python (a notebook, say), ``records = run_sweep("fig3", profile="ci", s
   :mod:`sparse_attention_lab.runs.provenance`.
 - The steps and time ahead, printed before the sweep starts: :mod:`sparse_attention_lab.runs.estimate`.
 - Where jobs run (``inline``, ``process``, ``submitit``): :mod:`sparse_attention_lab.runs.executors`.
-  A job is one config, training all its missing seeds.
+  A job is one config, training all its missing seeds, or, packed (``pack``), the missing runs
+  of the configs that differ only in ``B`` and ``p``.
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ import os
 import pickle
 import shlex
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from sparse_attention_lab import experiments
 from sparse_attention_lab.experiments import DEFAULT_SEEDS, step_cap, with_step_cap
+from sparse_attention_lab.experiments.packing import PACKABLE, pack_key
 from sparse_attention_lab.hardware import STEP_CAP_VAR, current_profile
 from sparse_attention_lab.hardware import device as check_device
 from sparse_attention_lab.profiles import Profile
@@ -93,34 +97,56 @@ def _check_configs(configs: Sequence[Any]) -> list[str]:
 
 @dataclass
 class _Job:
-    config: dict
-    key: str
+    """Runs trained together: the missing seeds of one config, or, packed, of several configs."""
+
+    configs: list[dict]  # one per run
+    keys: list[str]
     seeds: list[int]
 
+    @property
+    def packed(self) -> bool:
+        return len(set(self.keys)) > 1
 
-def _pending_jobs(configs: list[dict], keys: list[str], seeds: list[int], done: set) -> list[_Job]:
-    jobs = []
+    def arguments(self) -> tuple[dict | list[dict], list[int]]:
+        """``run``'s first two arguments: the config (a list of them, one per seed, when packed) and the seeds."""
+        return (list(self.configs) if self.packed else self.configs[0]), list(self.seeds)
+
+    def describe(self) -> str:
+        return f"{len(set(self.keys))} packed configs" if self.packed else str(self.configs[0])
+
+
+def _pending_jobs(
+    configs: list[dict], keys: list[str], seeds: list[int], done: set, pack: Callable[[dict], str] | None = None
+) -> list[_Job]:
+    """The missing runs as jobs: one per config, or with ``pack`` (a config's pack key) one per
+    group of configs that share it (in the order the groups first appear)."""
+    jobs: dict[str, _Job] = {}
     for config, key in zip(configs, keys, strict=True):
         missing = [seed for seed in seeds if (key, seed) not in done]
         if missing:
-            jobs.append(_Job(config, key, missing))
-    return jobs
+            job = jobs.setdefault(key if pack is None else pack(config), _Job([], [], []))
+            job.configs += [config] * len(missing)
+            job.keys += [key] * len(missing)
+            job.seeds += missing
+    return list(jobs.values())
 
 
-def _records_by_seed(job: _Job, records: Any) -> dict[int, dict]:
-    """Match a job's returned records to its seeds; ``RuntimeError`` unless there is one record
-    per seed, each with the job's config as its ``config``."""
+def _records_by_run(job: _Job, records: Any) -> dict[tuple[str, int], dict]:
+    """Match a job's returned records to its runs; ``RuntimeError`` unless there is one record
+    per (config, seed) of the job."""
     if not isinstance(records, list) or len(records) != len(job.seeds):
         count = len(records) if isinstance(records, list) else type(records).__name__
-        raise RuntimeError(f"run returned {count} records for the {len(job.seeds)} seeds {job.seeds}.")
+        raise RuntimeError(f"run returned {count} records for the {len(job.seeds)} runs of seeds {job.seeds}.")
     matched = {}
     for record in records:
         if not isinstance(record, Mapping) or not isinstance(record.get("config"), Mapping):
             raise RuntimeError("run returned a record without a 'config' dict (the run record's key).")
-        if config_key(record["config"]) != job.key:
-            raise RuntimeError(f"run returned a record for config {record['config']}, not {job.config}.")
-        matched[record.get("seed")] = dict(record)
-    if set(matched) != set(job.seeds):
+        key = config_key(record["config"])
+        if key not in job.keys:
+            raise RuntimeError(f"run returned a record for config {record['config']}, not {job.describe()}.")
+        matched[key, record.get("seed")] = dict(record)
+    expected = set(zip(job.keys, job.seeds, strict=True))
+    if set(matched) != expected:
         raise RuntimeError(f"run returned seeds {[r.get('seed') for r in records]}, expected {job.seeds}.")
     return matched
 
@@ -135,6 +161,7 @@ class _Plan:
     run: RunFunction
     seeds: list[int]
     out: Path
+    packable: tuple[str, ...]  # config fields that may differ inside a packed job
 
 
 def _plan(
@@ -149,10 +176,11 @@ def _plan(
         name = name_or_configs
         sweep = named_sweep(name)
         configs, run = sweep.configs(profile), run or sweep.run
+        packable = sweep.packable
         out = default_output(name, profile) if out is None else out
         seeds = sweep.seeds(profile) if seeds is None else seeds
     else:
-        name, configs = None, list(name_or_configs)
+        name, configs, packable = None, list(name_or_configs), PACKABLE
         if run is None or out is None:
             raise ValueError("run and out are required when name_or_configs is a list of configs.")
         seeds = DEFAULT_SEEDS if seeds is None else seeds
@@ -168,7 +196,7 @@ def _plan(
         keys = _check_configs(configs)
     if not isinstance(out, (str, os.PathLike)):
         raise ValueError(f"out must be a path, got {out!r}.")
-    return _Plan(name, configs, keys, run, seeds, Path(out))
+    return _Plan(name, configs, keys, run, seeds, Path(out), packable)
 
 
 def _python_call(plan: _Plan, profile: Profile, max_steps: int | None) -> str:
@@ -198,6 +226,7 @@ def run_sweep(
     progress: bool = True,
     command: str | Sequence[str] | None = None,
     device: str | None = None,
+    pack: bool | None = None,
 ) -> list[dict]:
     """Run every (config, seed) of a sweep not yet in ``out``; return all its records.
 
@@ -209,7 +238,13 @@ def run_sweep(
     all of them otherwise). ``max_steps`` overrides the configs' step caps. ``device`` (``"cpu"``,
     ``"cuda"``, ``"cuda:N"``) is passed to ``run`` (it is not part of the runs' key: a run is
     the same run on any device). ``command`` is the command line recorded in the provenance
-    (default: a description of this call). Records come back in config-then-seed order. A job
+    (default: a description of this call). ``pack`` trains the configs that differ only in the
+    sweep's packable fields (``B`` and ``p`` for regression and recall) as one ensemble
+    (:mod:`sparse_attention_lab.experiments.packing`; for a list of configs, ``run`` must accept
+    a list of configs): default on where the runs train on CUDA, where an ensemble of a dozen
+    members costs about one run, off on a CPU (a pack ends with its slowest member, and CPU
+    time grows with the members). With ``process`` workers on a machine with several GPUs, each
+    worker trains on its own GPU. Records come back in config-then-seed order. A job
     that raises is reported and the sweep goes on; a ``RuntimeError`` at the end lists the failed
     jobs (their runs are missing from the file, and the next sweep retries them).
     """
@@ -233,10 +268,13 @@ def run_sweep(
             ) from None
     if workers is None and kind in ("inline", "process"):
         workers = 1 if kind == "inline" else default_workers()
+    if pack is None:
+        pack = check_device(device).type == "cuda"
+    packing = (lambda config: pack_key(config, plan.packable)) if pack and plan.packable else None
 
     with ResultsFile(plan.out) as results:
         earlier = {run_key(r): r for r in load_results(plan.out)}
-        jobs = _pending_jobs(plan.configs, plan.keys, plan.seeds, set(earlier))
+        jobs = _pending_jobs(plan.configs, plan.keys, plan.seeds, set(earlier), packing)
         parallel = min(workers or len(jobs), len(jobs)) or 1
         speed = _announce(plan, profile, jobs, parallel, earlier)
         if not jobs:
@@ -251,19 +289,21 @@ def run_sweep(
         failures: list[tuple[_Job, Exception]] = []
         completed = False
         try:
-            for job, outcome in _execute(pool, plan.run, jobs, workers, progress, device):
+            devices = _slot_devices(device, kind, workers)
+            for job, outcome in _execute(pool, plan.run, jobs, workers, progress, devices):
                 try:
                     if isinstance(outcome, BaseException):
                         raise outcome
-                    matched = _records_by_seed(job, outcome["records"])
+                    matched = _records_by_run(job, outcome["records"])
                 except Exception as error:
                     failures.append((job, error))
-                    print(f"Job {job.config} seeds {job.seeds} failed: {error!r}", file=sys.stderr)
+                    print(f"Job {job.describe()} seeds {job.seeds} failed: {error!r}", file=sys.stderr)
                     continue
-                for seed in job.seeds:
-                    record = with_provenance(matched[seed], provenance, outcome, job.seeds)
+                for key, seed in zip(job.keys, job.seeds, strict=True):
+                    record = with_provenance(matched[key, seed], provenance, outcome, job.seeds,
+                                             len(set(job.keys)))
                     results.append(record)
-                    new[job.key, seed] = record
+                    new[key, seed] = record
                 if speed is None:
                     speed = _announce_measured_speed(jobs, new, parallel)
             completed = True
@@ -272,7 +312,7 @@ def run_sweep(
                 pool.shutdown(wait=completed, cancel_futures=True)
 
     if failures:
-        lines = "\n".join(f"  {job.config} seeds {job.seeds}: {error!r}" for job, error in failures)
+        lines = "\n".join(f"  {job.describe()} seeds {job.seeds}: {error!r}" for job, error in failures)
         raise RuntimeError(f"{len(failures)} of {len(jobs)} jobs failed (finished runs are saved):\n{lines}")
     everything = {**earlier, **new}
     return [everything[key, seed] for key in plan.keys for seed in plan.seeds]
@@ -287,7 +327,7 @@ def _announce(plan: _Plan, profile: Profile, jobs: list[_Job], parallel: int, ea
         f"{len(plan.keys) * len(plan.seeds) - runs_left} runs already in {plan.out}, "
         f"{runs_left} to run as {len(jobs)} jobs, {parallel} at a time."
     )
-    caps = [step_cap(job.config) for job in jobs for _ in job.seeds]
+    caps = [step_cap(config) for job in jobs for config in job.configs]
     speed = recorded_speed(earlier.values())
     estimate = describe_estimate(caps, speed, parallel)
     if speed is None and any(cap is not None for cap in caps):
@@ -299,35 +339,51 @@ def _announce(plan: _Plan, profile: Profile, jobs: list[_Job], parallel: int, ea
 def _announce_measured_speed(jobs: list[_Job], new: dict, parallel: int) -> Speed | None:
     """After the first job of a sweep with no recorded speed: print the estimate for the rest."""
     speed = recorded_speed(new.values())
-    rest = [step_cap(job.config) for job in jobs for seed in job.seeds if (job.key, seed) not in new]
+    rest = [step_cap(config) for job in jobs
+            for config, key, seed in zip(job.configs, job.keys, job.seeds, strict=True) if (key, seed) not in new]
     if speed is not None and rest:
         estimate = describe_estimate(rest, speed, parallel)
         print(f"Measured on the first job (start-up included). {estimate}")
     return speed
 
 
+def _slot_devices(device: str | None, kind: str | cf.Executor, workers: int | None) -> list[str | None]:
+    """The device of each in-flight job slot: one GPU per slot (``cuda:0``, ``cuda:1``, ...) for
+    ``process`` workers on a machine with several GPUs when ``device`` is unset or ``"cuda"``;
+    else ``device`` for every slot."""
+    gpus = torch.cuda.device_count()
+    if kind == "process" and gpus > 1 and device in (None, "cuda"):
+        return [f"cuda:{i % gpus}" for i in range(workers or gpus)]
+    return [device]
+
+
 def _execute(
     pool: cf.Executor, run: RunFunction, jobs: list[_Job], in_flight: int | None, progress: bool,
-    device: str | None,
+    devices: list[str | None],
 ) -> Iterator[tuple[_Job, Any]]:
-    """Submit ``jobs`` keeping at most ``in_flight`` running; yield (job, result or exception)
-    as each finishes, with a progress bar counting runs."""
+    """Submit ``jobs`` keeping at most ``in_flight`` running, each on the device of a free slot
+    (``devices``, cycled); yield (job, result or exception) as each finishes, with a progress
+    bar counting runs."""
     from tqdm.auto import tqdm
 
     queue = iter(jobs)
-    running: dict[cf.Future, _Job] = {}
+    running: dict[cf.Future, tuple[_Job, int]] = {}
     limit = in_flight or len(jobs)
+    free = list(range(limit))
     with tqdm(total=sum(len(j.seeds) for j in jobs), unit="run", disable=not progress) as bar:
         while True:
             for job in queue:
-                running[pool.submit(run_job, run, job.config, job.seeds, device)] = job
-                if len(running) >= limit:
+                slot = free.pop(0)
+                config, seeds = job.arguments()
+                running[pool.submit(run_job, run, config, seeds, devices[slot % len(devices)])] = job, slot
+                if not free:
                     break
             if not running:
                 return
             finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for future in finished:
-                job = running.pop(future)
+                job, slot = running.pop(future)
+                free.append(slot)
                 error = future.exception()
                 bar.update(len(job.seeds))
                 yield job, error if error is not None else future.result()

@@ -126,8 +126,9 @@ def seed(name: str, value: object) -> int:
     return integer(name, value, minimum=0, maximum=MAX_SEED)
 
 
-def seed_list(name: str, values: Iterable[object]) -> list[int]:
-    """A non-empty list of distinct seeds (each a non-negative integer below ``2**63``)."""
+def seed_list(name: str, values: Iterable[object], distinct: bool = True) -> list[int]:
+    """A non-empty list of seeds (each a non-negative integer below ``2**63``), distinct unless
+    ``distinct`` is false (a packed ensemble trains one seed under several configs)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise ValueError(f"{name} must be a list of non-negative integers, got {values!r}.")
     values = list(values)
@@ -139,7 +140,7 @@ def seed_list(name: str, values: Iterable[object]) -> list[int]:
                 f"{name} must be non-negative integers below 2**63, got {value!r} at position {position}."
             )
     seeds = [int(v) for v in values]
-    if len(set(seeds)) != len(seeds):
+    if distinct and len(set(seeds)) != len(seeds):
         raise ValueError(f"{name} must not repeat, got {seeds}.")
     return seeds
 

@@ -182,20 +182,45 @@ def draw_batch(
     return x, y
 
 
+def _members(
+    task: Task | Sequence[Task], config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None, n: int
+) -> tuple[list[Task], list[dict | None]]:
+    """One task and one config per ensemble member (see :func:`train`), checked."""
+    tasks = list(task) if isinstance(task, Sequence) else [task] * n
+    if len(tasks) != n:
+        raise ValueError(f"task: {len(tasks)} tasks for {n} seeds (give one task, or one per seed).")
+    test = _describe(tasks[0].test_task())
+    if any(_describe(t.test_task()) != test for t in tasks[1:]):
+        raise ValueError("task: packed tasks must share their test task (differ only in repetition, B and p).")
+    if config is None or isinstance(config, Mapping):
+        return tasks, [None if config is None else dict(config) for _ in range(n)]
+    configs = [dict(c) for c in config]
+    if len(configs) != n:
+        raise ValueError(f"config: {len(configs)} configs for {n} seeds (give one config, or one per seed).")
+    return tasks, configs
+
+
 def train(
-    task: Task,
+    task: Task | Sequence[Task],
     model_config: TransformerConfig,
     train_config: TrainConfig,
     seeds: Sequence[int],
     schedule: Schedule | None = None,
     callback: Callback | None = None,
     probe: Probe | None = None,
-    config: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
 ) -> list[RunRecord]:
     """Train one Transformer per seed, all at once; return one :class:`RunRecord` per seed.
 
     Seed ``s`` sets the model's initialisation and its stream of training batches, so a seed
     gives the same run alone or among others (up to float rounding).
+
+    ``task`` and ``config`` may also be sequences, one entry per seed: member ``e`` then trains
+    ``task[e]`` under ``seeds[e]`` (a *packed* ensemble: the runs of several configs that share
+    every shape, the model, the training settings and the test set, such as different ``B`` or
+    ``p``, trained as one batched computation; a seed may then repeat). Each member's curve is
+    the one it gets trained alone, up to float rounding, as far as that run goes: the ensemble
+    trains on until every member has met the stop rule.
 
     ``schedule(step, history) -> overrides`` (e.g. ``{"p": 0.3}``) is called at every
     evaluation with that model's history (its record so far); a change is applied with
@@ -210,7 +235,8 @@ def train(
     ``settings`` hold every task, model and training field used. The fields are documented in
     :mod:`sparse_attention_lab.training.record`.
     """
-    seeds = checks.seed_list("seeds", seeds)
+    seeds = checks.seed_list("seeds", seeds, distinct=not isinstance(task, Sequence))
+    tasks, configs = _members(task, config, len(seeds))
     start = time.perf_counter()
     c = replace(train_config, max_steps=capped_steps(train_config.max_steps))
     dev = pick_device(c.device)
@@ -222,17 +248,16 @@ def train(
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=c.lr)
     generators = [torch.Generator(device=data_dev).manual_seed(_stream_seed(s, 1)) for s in seeds]
-    tasks = [task] * E
     schedules = [copy.deepcopy(schedule) for _ in seeds] if schedule is not None else None
-    evaluate = _Evaluator(task, tasks, c, dev)
+    evaluate = _Evaluator(tasks[0], tasks, c, dev)
     curves = ("test_loss", "train_loss") + (("test_acc", "train_acc") if c.objective == "ce" else ())
-    settings = {"task": _describe(task), "model": model_config.to_dict(), "train": asdict(c)}
+    shared = {"model": model_config.to_dict(), "train": asdict(c)}
     records: list[RunRecord] = [
-        {"config": None if config is None else dict(config), "seed": s, "settings": settings,
+        {"config": member_config, "seed": s, "settings": {"task": _describe(member_task), **shared},
          "device": device_name(dev), "steps": [], **{k: [] for k in curves}, "escape_step": None,
          "escaped": False, "diverged": False, "diverged_at": None, "task_changes": [], "probes": {},
          "wall_time_s": 0.0}
-        for s in seeds
+        for s, member_task, member_config in zip(seeds, tasks, configs, strict=True)
     ]
     live = torch.ones(E, dtype=torch.bool, device=dev)
     diverged_at = torch.full((E,), -1, dtype=torch.long, device=dev)  # first non-finite step
