@@ -17,7 +17,8 @@ from sparse_attention_lab.runs.results import config_key, load_results
 
 DATA = Path(__file__).resolve().parent.parent / "book" / "data"
 VARIANT_OF = {"sparse_attention_lab.experiments.recall_layers": recall.build,
-              "sparse_attention_lab.experiments.mechanism": regression.build}
+              "sparse_attention_lab.experiments.mechanism": regression.build,
+              "sparse_attention_lab.experiments.recall_summary": recall.build}
 """Experiment modules whose run trains another experiment's configs (with its own probe)."""
 MODULES = [importlib.import_module(f"sparse_attention_lab.experiments.{m.name}")
            for m in pkgutil.iter_modules(experiments.__path__)]
@@ -64,12 +65,10 @@ def test_every_named_sweep_builds_under_every_profile(name, profile):
         assert experiments.step_cap(config) is not None  # the estimate and --max-steps need it
 
 
-@pytest.mark.parametrize("name, filename", [("beyond_ar", "beyond_ar_schedules.jsonl"),
-                                            ("beyond_forecast_regression", "beyond_forecast_regression.jsonl"),
-                                            ("beyond_forecast_recall", "beyond_forecast_recall.jsonl")])
-def test_chapter_5_sweeps_are_the_runs_of_its_cached_files(name, filename):
-    """Under ``ci`` the named sweeps resume chapter 5's caches: nothing is retrained."""
-    records = load_results(DATA / filename)
+@pytest.mark.parametrize("name", ["beyond_ar", "beyond_forecast_regression", "beyond_forecast_recall", "ar_query_kind"])
+def test_named_sweeps_are_the_runs_of_their_cached_files(name):
+    """Under ``ci`` the named sweeps resume the chapters' caches (at their default names): nothing is retrained."""
+    records = load_results(DATA / f"{name}_ci.jsonl")
     sweep, ci = SWEEPS[name], PROFILES["ci"]
     cached = {(config_key(r["config"]), r["seed"]) for r in records}
     assert cached == {(config_key(c), s) for c in sweep.configs(ci) for s in range(sweep.seeds(ci))}

@@ -16,7 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from sparse_attention_lab.experiments import mechanism, recall, recall_layers, regression, schedules
+from sparse_attention_lab.experiments import (
+    mechanism,
+    recall,
+    recall_layers,
+    recall_summary,
+    regression,
+    schedules,
+)
 from sparse_attention_lab.experiments.packing import PACKABLE
 from sparse_attention_lab.profiles import SIZES, Profile
 from sparse_attention_lab.training.record import RunFunction
@@ -68,6 +75,7 @@ SWEEPS: dict[str, Sweep] = _registry(
     {name: Sweep(name, configs, mechanism.run) for name, configs in mechanism.SWEEPS.items()},
     {name: Sweep(name, configs, recall_layers.run) for name, configs in recall_layers.SWEEPS.items()},
     {name: Sweep(name, *entry) for name, entry in schedules.SWEEPS.items()},
+    {name: Sweep(name, *entry) for name, entry in recall_summary.SWEEPS.items()},
 )
 """Every named sweep, by name."""
 

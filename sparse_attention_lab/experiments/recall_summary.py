@@ -115,13 +115,6 @@ def largest_drop(curve: Sequence[float]) -> float:
     return float(np.max(np.maximum.accumulate(values) - values))
 
 
-QUERY_KIND_COMMAND = (
-    "python -c \"from sparse_attention_lab.experiments.recall_summary import ar_query_kind, run_with_query_kinds; "
-    "from sparse_attention_lab.profiles import profile_named; from sparse_attention_lab.runs.book_data import data_path; "
-    "from sparse_attention_lab.runs.sweep import run_sweep; p = profile_named('ci'); "
-    "run_sweep(ar_query_kind(p), run=run_with_query_kinds, profile=p, seeds=2, out=data_path('ar_query_kind_ci.jsonl'))\""
-)
-"""The command that made ``book/data/ar_query_kind_ci.jsonl`` (and makes it again)."""
 
 
 def run_with_query_kinds(
@@ -154,3 +147,11 @@ def query_kind_steps(records: Iterable[dict], accuracy: float) -> dict[float, tu
         out[p] = tuple(float(np.mean([first_crossing(r["steps"], r["probes"][kind], accuracy, direction="above") for r in mine]))
                        for kind in ("repeated", "other"))
     return out
+
+
+def _repetition_seeds(profile: Profile) -> int:
+    return int(profile.sizes("ar_repetition")["seeds"])
+
+
+SWEEPS = {"ar_query_kind": (ar_query_kind, run_with_query_kinds, _repetition_seeds)}
+"""Chapter 4's named sweep of the query-kind accuracies: name -> (configs, run, seeds per config)."""

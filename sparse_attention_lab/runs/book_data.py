@@ -85,9 +85,10 @@ def load_cached_file(filename: str, command: str) -> CachedResults:
     return CachedResults(path, records)
 
 
-def load_cached(name: str, profile: Profile | str, scale: str = "ci") -> CachedResults:
+def load_cached(name: str, profile: Profile | str, scale: str = "ci", larger: bool = True) -> CachedResults:
     """Cached sweep ``name`` at ``scale`` (``book/data/<name>_<scale>.jsonl``), or, under the
-    ``gpu`` and ``paper`` profiles, at that larger scale where such a file exists.
+    ``gpu`` and ``paper`` profiles, at that larger scale where such a file exists (unless
+    ``larger`` is false: a fit that must match runs made at ``scale``).
 
     ``FileNotFoundError`` with the sweep command when no file is found.
     """
@@ -96,12 +97,13 @@ def load_cached(name: str, profile: Profile | str, scale: str = "ci") -> CachedR
         if value not in PROFILES:
             raise ValueError(f"{label} must be one of {', '.join(PROFILES)}, got {value!r}.")
     folder = data_dir()
-    for candidate in (*LARGER_SCALES.get(running, ()), scale):
+    candidates = (*LARGER_SCALES.get(running, ()), scale) if larger else (scale,)
+    for candidate in candidates:
         path = folder / f"{name}_{candidate}.jsonl"
         if path.exists():
             return CachedResults(path, load_cached_file(path.name, sweep_command(name, candidate)).records,
                                  candidate, running)
-    tried = ", ".join(f"{name}_{s}.jsonl" for s in dict.fromkeys((*LARGER_SCALES.get(running, ()), scale)))
+    tried = ", ".join(f"{name}_{s}.jsonl" for s in dict.fromkeys(candidates))
     raise FileNotFoundError(
         f"No cached results for sweep {name!r} in {folder} (looked for {tried}). "
         f"Make them with: {sweep_command(name, scale)}"
