@@ -61,6 +61,11 @@ def test_exponent_against_scale_figure():
     local = [{"T": 22.6, "d": 5.7, "T_pair": (16, 32), "d_pair": (4, 8), "a": 0.8, "a_se": 0.1, "b": 0.4, "b_se": 0.1},
              {"T": 22.6, "d": 11.3, "T_pair": (16, 32), "d_pair": (8, 16), "a": 1.0, "a_se": 0.1, "b": 0.5, "b_se": 0.1}]
     assert_labelled(views.exponent_against_scale(local, {"d": 1.29, "T": 0.8}, {"d": (0.9, 0.05), "T": (0.45, 0.05)}))
+    wide = [{**local[1], "a": 1.2}]
+    fig = views.exponent_against_scale(local, {"d": 1.29, "T": 0.8}, wide=wide)
+    assert_labelled(fig)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "width 64, T = 16-32" in labels and "width 32, T = 16-32" in labels
 
 
 def test_recall_layer_figures():

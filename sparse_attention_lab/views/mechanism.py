@@ -176,30 +176,38 @@ def fig14_figure(records: Sequence[dict]) -> Figure:
 
 
 def exponent_against_scale(local: Sequence[dict], paper: dict[str, float],
-                           joint: dict[str, tuple[float, float]] | None = None) -> Figure:
+                           joint: dict[str, tuple[float, float]] | None = None,
+                           widths: tuple[str, str] = ("width 32", "width 64"),
+                           wide: Sequence[dict] = ()) -> Figure:
     """Left: the exponent of ``d`` on each 2 x 2 sub-grid against the sub-grid's ``d`` (one colour
-    per ``T`` pair); right: the exponent of ``T`` against ``T`` (one colour per ``d`` pair); the
-    paper's exponents as lines, the joint fit over the whole grid (``{"d": (a, se), "T": (b, se)}``)
-    as a band."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    per ``T`` pair); right: the exponent of ``T`` against ``T`` (one colour per ``d`` pair); filled
+    circles for ``local`` (the first of ``widths``), open squares for ``wide`` (the sub-grids of a
+    second width, if any); the paper's exponents as lines, the joint fit over the whole grid at the
+    first width (``{"d": (a, se), "T": (b, se)}``) as a band."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, exponent, scale, group in ((axes[0], "a", "d", "T_pair"), (axes[1], "b", "T", "d_pair")):
-        pairs = sorted({tuple(p[group]) for p in local})
-        for i, pair in enumerate(pairs):
-            sub = sorted((p for p in local if tuple(p[group]) == pair), key=lambda p: p[scale])
-            shift = 1 + 0.03 * (i - (len(pairs) - 1) / 2)  # side by side, not on top of each other
-            ax.errorbar([p[scale] * shift for p in sub], [p[exponent] for p in sub],
-                        yerr=[2 * p[f"{exponent}_se"] for p in sub], marker="o", capsize=3, color=f"C{i}",
-                        label=f"{'T' if group == 'T_pair' else 'd'} = {pair[0]}-{pair[1]}")
+        pairs = sorted({tuple(p[group]) for p in [*local, *wide]})
+        for series, (width, points) in enumerate(zip(widths, (local, wide), strict=True)):
+            for i, pair in enumerate(pairs):
+                sub = sorted((p for p in points if tuple(p[group]) == pair), key=lambda p: p[scale])
+                if not sub:
+                    continue
+                shift = 1 + 0.03 * (i - (len(pairs) - 1) / 2) + 0.015 * series  # side by side
+                ax.errorbar([p[scale] * shift for p in sub], [p[exponent] for p in sub],
+                            yerr=[2 * p[f"{exponent}_se"] for p in sub], marker="os"[series], capsize=3,
+                            color=f"C{i}", mfc=None if series == 0 else "none", ls="-" if series == 0 else ":",
+                            label=f"{width}, {'T' if group == 'T_pair' else 'd'} = {pair[0]}-{pair[1]}")
         name = "d" if exponent == "a" else "T"
         ax.axhline(paper[name], color="k", ls="--", lw=1, label=f"paper: {paper[name]:.2f}")
         if joint is not None:
             value, se = joint[name]
-            ax.axhspan(value - 2 * se, value + 2 * se, color="gray", alpha=0.2, label=f"joint fit here: {value:.2f}")
+            ax.axhspan(value - 2 * se, value + 2 * se, color="gray", alpha=0.2,
+                       label=f"joint fit, {widths[0]}: {value:.2f}")
         ax.set(xscale="log", xlabel=f"{scale} at the sub-grid's centre (geometric mean)",
                ylabel=f"local exponent of {name} (error bars: 2 SE)")
-        centres = sorted({round(p[scale], 1) for p in local})
+        centres = sorted({round(p[scale], 1) for p in [*local, *wide]})
         ax.set_xticks(centres, [f"{c:g}" for c in centres])
         ax.minorticks_off()
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6.5, ncol=2)
     fig.tight_layout()
     return fig

@@ -149,9 +149,11 @@ def scale_rows(laptop_records: Sequence[dict], scale_records: Sequence[dict] | N
     return fitted, rows
 
 
-def exponents_against_scale(rows: Sequence[dict]) -> Table:
-    """The joint fit and local exponents on 2 x 2 sub-grids, drawn against the paper's; their trend printed."""
+def exponents_against_scale(rows: Sequence[dict], wide_records: Sequence[dict] | None = None) -> Table:
+    """The joint fit and local exponents on 2 x 2 sub-grids, drawn against the paper's; their trend
+    printed; the sub-grids of the width-64 sweep (``wide_records``) drawn beside them and listed."""
     local = scaling.local_exponents(rows)
+    wide = scaling.local_exponents(regression_runs.plateau_rows(wide_records)) if wide_records else []
     joint = regression_runs.fit_steps(rows, ("d", "T"))
     Ts, ds = sorted({r["T"] for r in rows}), sorted({r["d"] for r in rows})
     print(f"joint fit over {len(rows)} runs (T {Ts[0]}-{Ts[-1]}, d {ds[0]}-{ds[-1]}): {joint}; "
@@ -160,11 +162,12 @@ def exponents_against_scale(rows: Sequence[dict]) -> Table:
         slope, se = scaling.weighted_trend(local, exponent, name)
         print(f"change of the local exponent of {name} per doubling of {name}: {slope:+.3f} ± {se:.3f}")
     mechanism_views.exponent_against_scale(local, PAPER_LAWS["Fig. 3"], {
-        k: (joint.fit.exponents[k], joint.stderr(k)) for k in ("d", "T")})
+        k: (joint.fit.exponents[k], joint.stderr(k)) for k in ("d", "T")}, wide=wide)
     plt.show()
-    return Table(["T pair", "d pair", "runs", "exponent of d", "exponent of T"],
-                 [[f"{p['T_pair'][0]}-{p['T_pair'][1]}", f"{p['d_pair'][0]}-{p['d_pair'][1]}", p["runs"],
-                   f"{p['a']:.2f} ± {p['a_se']:.2f}", f"{p['b']:.2f} ± {p['b_se']:.2f}"] for p in local],
+    return Table(["width", "T pair", "d pair", "runs", "exponent of d", "exponent of T"],
+                 [[width, f"{p['T_pair'][0]}-{p['T_pair'][1]}", f"{p['d_pair'][0]}-{p['d_pair'][1]}", p["runs"],
+                   f"{p['a']:.2f} ± {p['a_se']:.2f}", f"{p['b']:.2f} ± {p['b_se']:.2f}"]
+                  for width, points in (("32", local), ("64", wide)) for p in points],
                  caption="Local exponents on 2 x 2 sub-grids (± the larger of the fit's and a seed-bootstrap SE).")
 
 
