@@ -1,6 +1,6 @@
 """How fast do the chapter-3 Transformers train here? Prints, asserts nothing.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_transformer.py [--steps 100] [--sections 1234]
+    OMP_NUM_THREADS=1 python benchmarks/bench_transformer.py [--steps 100] [--sections 12345]
 
 1. The machine's float32 matrix-multiply rate (square products and the model's own shapes).
 2. Training steps/s for the ``ci``, ``laptop`` and ``paper`` model configs of
@@ -11,6 +11,9 @@
 4. The readout-only last block (``TransformerConfig.readout_only``, the default) against the
    full last block, side by side in one run, for the ``ci`` config at several T and the
    paper's 4-layer associative-recall width.
+5. Four values of ``p`` packed into one ensemble of 12 members (3 seeds each,
+   :mod:`sparse_attention_lab.experiments.packing`) against the four 3-seed ensembles one after
+   the other, side by side (what ``--pack`` does to a sweep; on by default on CUDA only).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import replace
 
 import torch
 
+from sparse_attention_lab.experiments import regression
 from sparse_attention_lab.experiments.recall import build as recall_build
 from sparse_attention_lab.experiments.regression import build
 from sparse_attention_lab.hardware import device, device_name
@@ -88,7 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=100, help="training steps per measurement")
     parser.add_argument("--ensemble", type=int, default=8, help="seeds trained at once")
-    parser.add_argument("--sections", default="1234", help="which of the sections 1-4 to run, e.g. 4")
+    parser.add_argument("--sections", default="12345", help="which of the sections 1-5 to run, e.g. 4")
     args = parser.parse_args()
     print(f"device: {device_name()}; torch {torch.__version__}; {torch.get_num_threads()} torch threads")
     ci = PROFILES["ci"].sizes("regression_transformer")
@@ -132,6 +136,33 @@ def main() -> None:
         full, fast = readout_only_speedup(recall, list(range(3)), args.steps, builder=recall_build)
         print(f"   recall, 4 layers, d_model 64, N_pairs 8, N_tokens 64, 3 seeds: full {full:6.1f} steps/s, "
               f"readout-only {fast:6.1f} steps/s -> speed-up x{fast / full:.2f}")
+
+    if "5" in args.sections:
+        print("\n5. four p packed into one ensemble vs four ensembles one after the other (ci config, T 64, d 16, "
+              "3 seeds each; interleaved, best of 3)")
+        base = {**ci, **settings["ci"], "max_steps": args.steps, "eval_every": args.steps, "eval_size": 32,
+                "stop_margin": None, "progress": False}
+        sequential, packed = packing_speedup([{**base, "p": p} for p in (0.0, 0.1, 0.3, 0.5)], [0, 1, 2])
+        print(f"   one after the other: {args.steps / sequential:7.1f} steps/s of all 12 runs")
+        print(f"   packed:              {args.steps / packed:7.1f} steps/s of all 12 runs -> speed-up x{sequential / packed:.2f}")
+
+
+def packing_speedup(configs: list[dict], seeds: list[int], repeats: int = 3) -> tuple[float, float]:
+    """(seconds for ``configs`` trained one ensemble after the other, seconds for all of them packed
+    into one), best of ``repeats`` interleaved timings, after a warm-up of each."""
+    members = [c for c in configs for _ in seeds], seeds * len(configs)
+    regression.run(configs[0], seeds)
+    regression.run(*members)
+    best = [float("inf"), float("inf")]
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for config in configs:
+            regression.run(config, seeds)
+        best[0] = min(best[0], time.perf_counter() - start)
+        start = time.perf_counter()
+        regression.run(*members)
+        best[1] = min(best[1], time.perf_counter() - start)
+    return best[0], best[1]
 
 
 if __name__ == "__main__":
