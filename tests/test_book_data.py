@@ -32,7 +32,8 @@ def test_the_installed_copy_is_book_data():
     """The package's book_data (what a wheel ships) is the checkout's book/data, found first."""
     assert (REPO / "sparse_attention_lab" / "book_data").resolve() == (REPO / "book" / "data").resolve()
     assert data_dir().resolve() == (REPO / "book" / "data").resolve()
-    assert 'sparse_attention_lab = ["book_data/*.jsonl"]' in (REPO / "pyproject.toml").read_text()
+    # the cached results and the chapters' scorecards (the summary page opened alone on Colab)
+    assert 'sparse_attention_lab = ["book_data/*.jsonl", "book_data/*.json"]' in (REPO / "pyproject.toml").read_text()
 
 
 def test_chapters_cached_sweeps_load():

@@ -139,6 +139,9 @@ def test_snapshot_and_viewer_draw_every_layer_and_head() -> None:
     tokens, _ = AssociativeRecall(3, 8).sample(1)
     fig = snapshot_figure(record, tokens[0], accuracy=0.5)
     assert len(fig.subfigs) == 3 and all(len(sub.axes) == 4 for sub in fig.subfigs)
+    capped = snapshot_figure(record, tokens[0], accuracy=0.99)  # never reached: start, middle, end
+    assert [sub.get_suptitle().split(":")[0] for sub in capped.subfigs] == [
+        f"{name} of a run without a jump to 99%" for name in ("start", "middle", "end")]
     viewer = AttentionViewer(record, tokens[0])
     first = viewer.image.value
     viewer.slider.value = 4

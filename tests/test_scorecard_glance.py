@@ -54,3 +54,34 @@ def test_load_rows_reads_what_save_writes(tmp_path):
     loaded = load_rows(tmp_path)
     assert [r.chapter for r in loaded] == ["00_intro", "01_toy"]
     assert loaded[1].section == "ch1-fig9"
+
+
+def test_chapters_write_to_book_data_in_a_checkout_else_to_the_working_directory(tmp_path, monkeypatch):
+    from sparse_attention_lab.runs import book_data
+
+    monkeypatch.delenv("SAL_MAX_STEPS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert book_data.results_dir() == book_data.CANDIDATES[1]  # this checkout's book/data
+    monkeypatch.setenv("SAL_MAX_STEPS", "10")  # capped numbers are not the book's results
+    assert book_data.results_dir() == tmp_path / "sal_results"
+    monkeypatch.delenv("SAL_MAX_STEPS")
+    monkeypatch.setattr(book_data, "CANDIDATES", (book_data.CANDIDATES[0], tmp_path / "no_checkout"))
+    assert book_data.results_dir() == tmp_path / "sal_results"  # an installed package (Colab)
+
+
+def test_summary_shows_a_chapter_run_here_in_place_of_the_books(tmp_path, monkeypatch):
+    from sparse_attention_lab.runs import book_data
+    from sparse_attention_lab.views import scorecard
+
+    shipped, local = tmp_path / "shipped", tmp_path / "local"
+    shipped.mkdir()
+    for chapter in ("00_intro", "01_toy"):
+        (shipped / f"scorecard_{chapter}.json").write_text(json.dumps([row("book's", chapter).__dict__]))
+    monkeypatch.setattr(scorecard, "data_dir", lambda: shipped)
+    monkeypatch.setattr(scorecard, "results_dir", lambda: local)
+    assert [r.what for r in load_rows()] == ["book's", "book's"]  # nothing run here yet (no folder)
+    card = Scorecard("01_toy")
+    card.check("run here", paper="yes", ours="yes", holds=True, scale="gpu", section="s")
+    assert card.save() == local / "scorecard_01_toy.json"  # the folder is made
+    assert [(r.chapter, r.what) for r in load_rows()] == [("00_intro", "book's"), ("01_toy", "run here")]
+    assert book_data.LOCAL_RESULTS == "sal_results"

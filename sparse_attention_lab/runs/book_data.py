@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sparse_attention_lab.hardware import STEP_CAP_VAR
 from sparse_attention_lab.profiles import PROFILES, Profile
 from sparse_attention_lab.runs.provenance import describe_provenance
 from sparse_attention_lab.runs.results import load_results
@@ -42,6 +43,21 @@ def data_dir() -> Path:
         + " nor ".join(str(f) for f in CANDIDATES)
         + " exists. Reinstall the package, e.g. `pip install sparse-attention-lab[colab]` from the repository."
     )
+
+
+LOCAL_RESULTS = "sal_results"
+"""The folder, in the working directory, where chapters run outside a checkout write their results."""
+
+
+def results_dir() -> Path:
+    """Where a chapter writes what it computes (its scorecard): a checkout's ``book/data``, except
+    under a step cap (``$SAL_MAX_STEPS``: its numbers are not results) or from an installed
+    package (whose data folder may be read-only and holds the book's own files, e.g. on Colab):
+    then ``./sal_results`` in the working directory (not created here)."""
+    checkout = CANDIDATES[1]
+    if checkout.is_dir() and not os.environ.get(STEP_CAP_VAR):
+        return checkout
+    return Path.cwd() / LOCAL_RESULTS
 
 
 def data_path(filename: str) -> Path:

@@ -89,13 +89,18 @@ def jump_checkpoints(record: dict, accuracy: float) -> dict[str, int]:
 
 
 def snapshot_figure(record: dict, tokens, accuracy: float, member_label: str = "") -> Figure:
-    """Before / during / after the jump (rows of subfigures), each a layers x heads grid."""
+    """Before / during / after the jump (rows of subfigures), each a layers x heads grid; a run
+    that never reached ``accuracy`` (one cut short, e.g. by ``$SAL_MAX_STEPS``) shows its first,
+    middle and last checkpoints, titled so."""
     maps = _checked_maps(record)
-    chosen = jump_checkpoints(record, accuracy)
+    jumped = max(record["test_acc"]) >= accuracy
+    last = len(record["steps"]) - 1
+    chosen = jump_checkpoints(record, accuracy) if jumped else {"start": 0, "middle": last // 2, "end": last}
     n_layers, n_heads = maps.shape[1:3]
     fig = Figure(figsize=(1.9 * n_heads + 0.8, 1.9 * n_layers * len(chosen) + 0.8), layout="constrained")
     for sub, (name, index) in zip(fig.subfigures(len(chosen), 1), chosen.items(), strict=True):
-        title = (f"{name} the jump: step {record['steps'][index]}, "
+        when = f"{name} the jump" if jumped else f"{name} of a run without a jump to {accuracy:.0%}"
+        title = (f"{when}: step {record['steps'][index]}, "
                  f"test accuracy {record['test_acc'][index]:.2f}{member_label}")
         draw_checkpoint(sub, maps[index], tokens, title)
     return fig

@@ -9,7 +9,8 @@ Every chapter ends with one; the summary page gathers them all. Three kinds of r
 - :meth:`Scorecard.value`: a number against the paper's, "agrees" within a relative tolerance.
 - :meth:`Scorecard.check`: a qualitative statement that holds or does not.
 
-Rows are saved to ``book/data/scorecard_<chapter>.json`` for the summary page.
+Rows are saved to ``book/data/scorecard_<chapter>.json`` for the summary page (outside a checkout,
+or under a step cap, to ``./sal_results/``: :func:`~sparse_attention_lab.runs.book_data.results_dir`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sparse_attention_lab.fitting import PowerLawFit
-from sparse_attention_lab.runs.book_data import data_dir
+from sparse_attention_lab.runs.book_data import data_dir, results_dir
 
 RESOLVED_AT = 2.0  # standard errors needed to call a sign or a difference
 VERDICTS = ("agrees", "same sign", "opposite sign", "unresolved", "differs", "holds", "does not hold")
@@ -130,19 +131,25 @@ class Scorecard:
         display(HTML(self.to_html()))
 
     def save(self, folder: Path | str | None = None) -> Path:
-        """Write the rows to ``<folder>/scorecard_<chapter>.json`` (default: the book's data folder,
-        :func:`~sparse_attention_lab.runs.book_data.data_dir`); return the path."""
-        path = Path(data_dir() if folder is None else folder) / f"scorecard_{self.chapter}.json"
+        """Write the rows to ``<folder>/scorecard_<chapter>.json`` (default:
+        :func:`~sparse_attention_lab.runs.book_data.results_dir`, a checkout's ``book/data`` or
+        ``./sal_results``); return the path."""
+        path = Path(results_dir() if folder is None else folder) / f"scorecard_{self.chapter}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps([asdict(r) for r in self.rows], indent=1, ensure_ascii=False) + "\n")
         return path
 
 
 def load_rows(folder: Path | str | None = None) -> list[Row]:
-    """Every row of every ``scorecard_*.json`` in ``folder`` (default: the book's data folder), chapter by chapter."""
-    rows = []
-    for path in sorted(Path(data_dir() if folder is None else folder).glob("scorecard_*.json")):
-        rows += [Row(**row) for row in json.loads(path.read_text())]
-    return rows
+    """Every row of every ``scorecard_*.json`` in ``folder``, chapter by chapter (default: the
+    book's data folder, with a chapter's scorecard in
+    :func:`~sparse_attention_lab.runs.book_data.results_dir`, written by running it here, in
+    place of the book's)."""
+    if folder is not None:
+        files = {p.name: p for p in Path(folder).glob("scorecard_*.json")}
+    else:
+        files = {p.name: p for folder in (data_dir(), results_dir()) for p in sorted(folder.glob("scorecard_*.json"))}
+    return [Row(**row) for name in sorted(files) for row in json.loads(files[name].read_text())]
 
 
 def rows_html(rows: list[Row], link: bool) -> str:
