@@ -73,15 +73,9 @@ def run(
     config: dict | Sequence[dict], seeds: list[int], *, probe: Probe | None = None,
     callback: Callback | None = None, device: str | None = None,
 ) -> list[RunRecord]:
-    """Train the run of ``config`` for every seed (all at once); one record per seed, whose
-    ``config`` is ``config`` (see :mod:`sparse_attention_lab.training.record`). ``config`` may
-    also be a list with one config per seed, differing only in ``B`` and ``p``: a packed
-    ensemble (:mod:`sparse_attention_lab.experiments.packing`).
-
-    ``probe`` (e.g. a :class:`~sparse_attention_lab.training.probes.RecallProbe`) is logged at
-    every evaluation; ``callback`` goes to the trainer (a live panel); ``device`` overrides the
-    config's (where a run trains does not change what it is).
-    """
+    """:func:`.regression.run` for associative recall: every seed of ``config`` (or, packed, one
+    config per seed) at once, one record per seed; ``probe`` (e.g. a
+    :class:`~sparse_attention_lab.training.probes.RecallProbe`) is logged at every evaluation."""
     task, model, training = build_members(build, config, seeds)
     if device is not None:
         training = replace(training, device=device)
