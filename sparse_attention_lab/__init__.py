@@ -16,4 +16,4 @@ module imports only from its own layer or below; the table is ``tests/test_layer
 - ``exercises``: checkers for the chapters' exercises.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
