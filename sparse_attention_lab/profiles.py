@@ -162,8 +162,8 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
     # Fig. 3 at CPU scale for the exponent-against-scale figure: with the cached fig3 laptop sweep a
     # factor 16 in T and 8 in d (d = 64 at width 32, run at T = 32 and 64, is rank-limited), in the
-    # background across sessions (cheap settings first); a second width on a sub-grid that reaches
-    # d = 64 (at width 32 the residual stream is narrower than d = 64: a rank bottleneck); and the p
+    # background across sessions (cheap settings first); a second width (64) over T 32-256 x d 16-64,
+    # which reaches d = 64 (at width 32 the residual stream is narrower than d = 64: a rank bottleneck); and the p
     # sweep at T = 256 with 5 seeds and the learning rate tuned in {3e-4, 1e-4} per p (App. D.3),
     # each rate with its own step cap and its own d values (at 3e-4 the configs of fig3_p_long, whose
     # 2 seeds it reuses; 1e-4, three times slower per plateau, only at d = 8, where the two rates are
@@ -172,7 +172,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "laptop": {"T": [32, 64, 128, 256], "d": [8, 16, 32], "max_steps": 16000, "seeds": 3},
     },
     "fig3_scale_wide": {
-        "laptop": {"T": [32, 64, 128], "d": [16, 32, 64], "d_model": 64, "d_qk": 32, "max_steps": 16000,
+        "laptop": {"T": [32, 64, 128, 256], "d": [16, 32, 64], "d_model": 64, "d_qk": 32, "max_steps": 16000,
                    "seeds": 3},
     },
     "fig3_p_tuned": {
