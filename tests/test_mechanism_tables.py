@@ -67,6 +67,8 @@ def test_tuned_lr_table_compares_rates_at_the_d_both_ran(capsys, slow_wins_at):
     tuned = {row[0]: row[1] for row in rows if "(tuned)" in row[1]}
     assert tuned == {"0": "**0.0003** (tuned)", "0.5": "**0.0001** (tuned)" if slow_wins_at else "**0.0003** (tuned)"}
     assert "at the tuned learning rates" in capsys.readouterr().out
+    fit = tables.tuned_fit(records)
+    assert fit is not None and fit.fit.n == (20 if slow_wins_at else 30)  # the 1e-4 runs exist at d = 8 only
 
 
 def test_tuned_lr_table_waits_for_every_seed_at_the_tuning_d(capsys):
@@ -75,3 +77,11 @@ def test_tuned_lr_table_waits_for_every_seed_at_the_tuning_d(capsys):
     rows = tables.tuned_lr_table(records).rows
     assert [row[4] for row in rows] == ["yes", "no (still running)", ""]
     assert "at the tuned learning rates" not in capsys.readouterr().out
+    assert tables.tuned_fit(records) is None
+
+
+def test_scale_fits_one_joint_law_per_width():
+    fitted, _ = tables.scale_rows(records("fig3", "laptop"), records("fig3_scale", "laptop"))
+    fits = tables.scale_fits(fitted, records("fig3_scale_wide", "laptop"))
+    assert set(fits) == {"width 32", "width 64"} and fits["width 32"].fit.n == len(fitted)
+    assert set(tables.scale_fits(fitted, None)) == {"width 32"}

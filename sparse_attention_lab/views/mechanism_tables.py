@@ -154,7 +154,7 @@ def exponents_against_scale(rows: Sequence[dict], wide_records: Sequence[dict] |
     printed; the sub-grids of the width-64 sweep (``wide_records``) drawn beside them and listed."""
     local = scaling.local_exponents(rows)
     wide = scaling.local_exponents(regression_runs.plateau_rows(wide_records)) if wide_records else []
-    joint = regression_runs.fit_steps(rows, ("d", "T"))
+    joint = scale_fits(rows, None)["width 32"]
     Ts, ds = sorted({r["T"] for r in rows}), sorted({r["d"] for r in rows})
     print(f"joint fit over {len(rows)} runs (T {Ts[0]}-{Ts[-1]}, d {ds[0]}-{ds[-1]}): {joint}; "
           f"d: {joint.exponent('d')}, T: {joint.exponent('T')}; paper: d^1.29 T^0.80")
@@ -184,12 +184,8 @@ def width_table(rows: Sequence[dict], wide_records: Sequence[dict]) -> Table:
                  caption="The same sub-grid (the cells the width-64 sweep has reached) at two widths.")
 
 
-def tuned_lr_table(records: Sequence[dict], seeds_needed: int = 5) -> Table:
-    """Fig. 3 right at T = 256 with the learning rate tuned per p on "the shortest average plateau
-    length" (App. D.3): each lr's mean plateau (test loss at 0.4) over the runs at the d values
-    every lr ran (the tuning d; infinite if a run never escaped); once an lr has all its seeds there,
-    the best is marked and, with two or more p tuned, Eq. 22 is fitted over every d at the tuned
-    rates (printed)."""
+def _tuned_rates(records: Sequence[dict], seeds_needed: int) -> tuple[list[list[str]], list[dict]]:
+    """The tuning of :func:`tuned_lr_table`: its table rows, and the plateau rows at the tuned rates."""
     rows = regression_runs.step_rows(records, "test", fraction=0.4)
     table, chosen = [], []
     for p in sorted({r["p"] for r in rows}):
@@ -210,12 +206,38 @@ def tuned_lr_table(records: Sequence[dict], seeds_needed: int = 5) -> Table:
             best = min(candidates, key=lambda lr: candidates[lr][0])
             chosen += candidates[best][1]
             table.append([f"{p:g}", f"**{best:g}** (tuned)", "", "", ""])
-    if len({r["p"] for r in chosen}) >= 2:
-        fit = regression_runs.fit_steps(chosen, ("d", "f"))
+    return table, chosen
+
+
+def tuned_fit(records: Sequence[dict], seeds_needed: int = 5) -> regression_runs.StepFit | None:
+    """Eq. 22 fitted over every d at the rates :func:`tuned_lr_table` chooses, once two or more p are tuned."""
+    chosen = _tuned_rates(records, seeds_needed)[1]
+    return regression_runs.fit_steps(chosen, ("d", "f")) if len({r["p"] for r in chosen}) >= 2 else None
+
+
+def tuned_lr_table(records: Sequence[dict], seeds_needed: int = 5) -> Table:
+    """Fig. 3 right at T = 256 with the learning rate tuned per p on "the shortest average plateau
+    length" (App. D.3): each lr's mean plateau (test loss at 0.4) over the runs at the d values
+    every lr ran (the tuning d; infinite if a run never escaped); once an lr has all its seeds there,
+    the best is marked and, with two or more p tuned, Eq. 22 is fitted over every d at the tuned
+    rates (printed)."""
+    table, _ = _tuned_rates(records, seeds_needed)
+    fit = tuned_fit(records, seeds_needed)
+    if fit is not None:
         print(f"at the tuned learning rates: {fit}; g = {fit.exponent('f')} (theory: -1)")
     return Table(["p", "lr", "seeds at d", "mean plateau (0.4) at the tuning d", "tuned"],
                  table, caption="Fig. 3 right at T = 256: the learning rate per p (App. D.3), compared at the "
                                  "d values both rates ran.")
+
+
+def scale_fits(rows: Sequence[dict], wide_records: Sequence[dict] | None) -> dict[str, regression_runs.StepFit]:
+    """The joint power law of the scale sweeps at each width: ``rows`` (width 32, from
+    :func:`scale_rows`) and, where present, the width-64 sweep's runs, keyed by a label of the grid."""
+    fits = {"width 32": regression_runs.fit_steps(rows, ("d", "T"))}
+    wide = regression_runs.plateau_rows(wide_records or [])
+    if len({r["T"] for r in wide}) > 1 and len({r["d"] for r in wide}) > 1:
+        fits["width 64"] = regression_runs.fit_steps(wide, ("d", "T"))
+    return fits
 
 
 def _mean_or_never(steps: Sequence[float]) -> str:
