@@ -71,13 +71,15 @@ def test_tuned_lr_table_compares_rates_at_the_d_both_ran(capsys, slow_wins_at):
     assert fit is not None and fit.fit.n == (20 if slow_wins_at else 30)  # the 1e-4 runs exist at d = 8 only
 
 
-def test_tuned_lr_table_waits_for_every_seed_at_the_tuning_d(capsys):
+def test_tuned_lr_table_waits_for_every_seed_of_every_rate_at_the_tuning_d(capsys):
     records = [_step_run(256, d, 0.0, 3e-4, seed, 100 * d) for seed in range(5) for d in (8, 16)]
     records += [_step_run(256, 8, 0.0, 1e-4, seed, 3000) for seed in range(3)]
     rows = tables.tuned_lr_table(records).rows
-    assert [row[4] for row in rows] == ["yes", "no (still running)", ""]
+    assert [row[4] for row in rows] == ["yes", "no (still running)"]  # no rate chosen yet
     assert "at the tuned learning rates" not in capsys.readouterr().out
     assert tables.tuned_fit(records) is None
+    only_fast = [r for r in records if r["config"]["lr"] == 3e-4]  # the slower rate not started
+    assert [row[4] for row in tables.tuned_lr_table(only_fast).rows] == ["yes", "no (still running)"]
 
 
 def test_scale_fits_one_joint_law_per_width():

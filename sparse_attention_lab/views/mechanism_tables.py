@@ -184,25 +184,31 @@ def width_table(rows: Sequence[dict], wide_records: Sequence[dict]) -> Table:
                  caption="The same sub-grid (the cells the width-64 sweep has reached) at two widths.")
 
 
+def _tuning_plan() -> tuple[list[float], list[int]]:
+    """The rates of the ``fig3_p_tuned`` sweep (laptop) and the d values every rate runs (the tuning d)."""
+    sizes = PROFILES["laptop"].sizes("fig3_p_tuned")
+    return list(sizes["lr"]), sorted(set.intersection(*(set(ds) for ds in sizes["d"])))
+
+
 def _tuned_rates(records: Sequence[dict], seeds_needed: int) -> tuple[list[list[str]], list[dict]]:
-    """The tuning of :func:`tuned_lr_table`: its table rows, and the plateau rows at the tuned rates."""
+    """The tuning of :func:`tuned_lr_table`: its table rows, and the plateau rows at the tuned rates
+    (a p is tuned once every rate of the sweep has ``seeds_needed`` runs at each tuning d)."""
+    rates, tuning_ds = _tuning_plan()
     rows = regression_runs.step_rows(records, "test", fraction=0.4)
     table, chosen = [], []
     for p in sorted({r["p"] for r in rows}):
         at_p = [r for r in rows if r["p"] == p]
-        rates = sorted({r["lr"] for r in at_p}, reverse=True)
-        tuning_ds = sorted(set.intersection(*({r["d"] for r in at_p if r["lr"] == lr} for lr in rates)))
         candidates = {}
         for lr in rates:
             sub = [r for r in at_p if r["lr"] == lr]
             seeds = {d: sum(r["d"] == d for r in sub) for d in sorted({r["d"] for r in sub})}
-            mean = float(np.mean([r["plateau"] for r in sub if r["d"] in tuning_ds]))  # inf if one never escaped
-            tuned = min(seeds[d] for d in tuning_ds) >= seeds_needed
+            tuned = all(seeds.get(d, 0) >= seeds_needed for d in tuning_ds)
+            mean = float(np.mean([r["plateau"] for r in sub if r["d"] in tuning_ds])) if tuned else math.nan
             if tuned:
-                candidates[lr] = (mean, sub)
-            table.append([f"{p:g}", f"{lr:g}", ", ".join(f"{n} at {d}" for d, n in seeds.items()),
-                          f"{mean:.0f}", "yes" if tuned else "no (still running)"])
-        if candidates:
+                candidates[lr] = (mean, sub)  # inf if a run never escaped
+            table.append([f"{p:g}", f"{lr:g}", ", ".join(f"{n} at {d}" for d, n in seeds.items()) or "none yet",
+                          f"{mean:.0f}" if tuned else "", "yes" if tuned else "no (still running)"])
+        if len(candidates) == len(rates):
             best = min(candidates, key=lambda lr: candidates[lr][0])
             chosen += candidates[best][1]
             table.append([f"{p:g}", f"**{best:g}** (tuned)", "", "", ""])
@@ -217,15 +223,16 @@ def tuned_fit(records: Sequence[dict], seeds_needed: int = 5) -> regression_runs
 
 def tuned_lr_table(records: Sequence[dict], seeds_needed: int = 5) -> Table:
     """Fig. 3 right at T = 256 with the learning rate tuned per p on "the shortest average plateau
-    length" (App. D.3): each lr's mean plateau (test loss at 0.4) over the runs at the d values
-    every lr ran (the tuning d; infinite if a run never escaped); once an lr has all its seeds there,
-    the best is marked and, with two or more p tuned, Eq. 22 is fitted over every d at the tuned
-    rates (printed)."""
+    length" (App. D.3): each lr's mean plateau (test loss at 0.4) over its runs at the d values
+    every lr of the sweep runs (the tuning d; infinite if a run never escaped); once every lr has
+    all its seeds there, the best is marked and, with two or more p tuned, Eq. 22 is fitted over
+    every d at the tuned rates (printed)."""
     table, _ = _tuned_rates(records, seeds_needed)
     fit = tuned_fit(records, seeds_needed)
     if fit is not None:
         print(f"at the tuned learning rates: {fit}; g = {fit.exponent('f')} (theory: -1)")
-    return Table(["p", "lr", "seeds at d", "mean plateau (0.4) at the tuning d", "tuned"],
+    return Table(["p", "lr", "seeds at d", f"mean plateau (0.4) at d = {', '.join(map(str, _tuning_plan()[1]))}",
+                  "complete there"],
                  table, caption="Fig. 3 right at T = 256: the learning rate per p (App. D.3), compared at the "
                                  "d values both rates ran.")
 
