@@ -154,7 +154,7 @@ def exponents_against_scale(rows: Sequence[dict], wide_records: Sequence[dict] |
     printed; the sub-grids of the width-64 sweep (``wide_records``) drawn beside them and listed."""
     local = scaling.local_exponents(rows)
     wide = scaling.local_exponents(regression_runs.plateau_rows(wide_records)) if wide_records else []
-    joint = scale_fits(rows, None)["width 32"]
+    joint = regression_runs.fit_steps(rows, ("d", "T"))
     Ts, ds = sorted({r["T"] for r in rows}), sorted({r["d"] for r in rows})
     print(f"joint fit over {len(rows)} runs (T {Ts[0]}-{Ts[-1]}, d {ds[0]}-{ds[-1]}): {joint}; "
           f"d: {joint.exponent('d')}, T: {joint.exponent('T')}; paper: d^1.29 T^0.80")
@@ -215,10 +215,13 @@ def _tuned_rates(records: Sequence[dict], seeds_needed: int) -> tuple[list[list[
     return table, chosen
 
 
+def _fit_chosen(chosen: Sequence[dict]) -> regression_runs.StepFit | None:
+    return regression_runs.fit_steps(chosen, ("d", "f")) if len({r["p"] for r in chosen}) >= 2 else None
+
+
 def tuned_fit(records: Sequence[dict], seeds_needed: int = 5) -> regression_runs.StepFit | None:
     """Eq. 22 fitted over every d at the rates :func:`tuned_lr_table` chooses, once two or more p are tuned."""
-    chosen = _tuned_rates(records, seeds_needed)[1]
-    return regression_runs.fit_steps(chosen, ("d", "f")) if len({r["p"] for r in chosen}) >= 2 else None
+    return _fit_chosen(_tuned_rates(records, seeds_needed)[1])
 
 
 def tuned_lr_table(records: Sequence[dict], seeds_needed: int = 5) -> Table:
@@ -227,8 +230,8 @@ def tuned_lr_table(records: Sequence[dict], seeds_needed: int = 5) -> Table:
     every lr of the sweep runs (the tuning d; infinite if a run never escaped); once every lr has
     all its seeds there, the best is marked and, with two or more p tuned, Eq. 22 is fitted over
     every d at the tuned rates (printed)."""
-    table, _ = _tuned_rates(records, seeds_needed)
-    fit = tuned_fit(records, seeds_needed)
+    table, chosen = _tuned_rates(records, seeds_needed)
+    fit = _fit_chosen(chosen)
     if fit is not None:
         print(f"at the tuned learning rates: {fit}; g = {fit.exponent('f')} (theory: -1)")
     return Table(["p", "lr", "seeds at d", f"mean plateau (0.4) at d = {', '.join(map(str, _tuning_plan()[1]))}",
