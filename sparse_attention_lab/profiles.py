@@ -179,6 +179,24 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "laptop": {"T": 256, "p": [0.0, 0.3, 0.5], "d": [[8, 16, 32], [8]], "lr": [3e-4, 1e-4],
                    "max_steps": [8000, 24000], "seeds": 5},
     },
+    # Fig. 3 at the paper's own Table 1 model (width 256, 2 layers, 4 heads, d_qk 64, MLP x4, Adam,
+    # batch 32) on a CPU, for the exponent-against-width figure: the same sizes on every profile
+    # (the model is the paper's; only the grid is ours). Evaluations every 20 steps on 256
+    # sequences (plateaus of 50-3000 steps), cheap settings first; the p grid tunes the rate in
+    # {1e-4, 3e-4} per p (App. D.3).
+    "w256_transformer": {
+        "laptop": {"n_layers": 2, "n_heads": 4, "d_model": 256, "d_qk": 64, "lr": 1e-4,
+                   "max_steps": 16000, "eval_every": 20, "eval_size": 256},
+    },
+    "fig3_w256": {
+        "laptop": {"T": [32, 64, 128], "d": [4, 8, 16, 32], "seeds": 3},
+    },
+    "fig3_B_w256": {
+        "laptop": {"T": 64, "B": [1, 2, 4], "d": [4, 8, 16], "seeds": 3},
+    },
+    "fig3_p_w256": {
+        "laptop": {"T": 64, "p": [0.0, 0.3, 0.5], "d": [4, 8, 16], "lr": [1e-4, 3e-4], "seeds": 3},
+    },
     # Fig. 3 right again, with the optimizer closest to the theory's gradient flow: the 1-layer,
     # 1-head model of Fig. 15 trained by SGD (under Adam, p does not help at CPU scale).
     "fig3_p_sgd": {

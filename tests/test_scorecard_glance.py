@@ -60,8 +60,12 @@ def test_chapters_write_to_book_data_in_a_checkout_else_to_the_working_directory
     from sparse_attention_lab.runs import book_data
 
     monkeypatch.delenv("SAL_MAX_STEPS", raising=False)
+    monkeypatch.delenv(book_data.RESULTS_DIR_VAR, raising=False)
     monkeypatch.chdir(tmp_path)
     assert book_data.results_dir() == book_data.CANDIDATES[1]  # this checkout's book/data
+    monkeypatch.setenv(book_data.RESULTS_DIR_VAR, str(tmp_path / "chosen"))  # the tests' own folder
+    assert book_data.results_dir() == tmp_path / "chosen"
+    monkeypatch.delenv(book_data.RESULTS_DIR_VAR)
     monkeypatch.setenv("SAL_MAX_STEPS", "10")  # capped numbers are not the book's results
     assert book_data.results_dir() == tmp_path / "sal_results"
     monkeypatch.delenv("SAL_MAX_STEPS")

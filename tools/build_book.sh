@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MATHJAX_SPEC="mathjax@3"
+MATHJAX_SPEC="mathjax@3.2.2"  # pinned, like the Python tools (requirements/constraints.txt)
 NPM_PREFIX="_build/vendor"
 MATHJAX_SRC="$NPM_PREFIX/node_modules/mathjax/es5"
 MATHJAX_DEST="_build/html/_static/vendor/mathjax"

@@ -382,6 +382,31 @@ def fig3_p_tuned(profile: Profile) -> list[dict]:
     ]
 
 
+def _w256(profile: Profile) -> dict:
+    """The paper's Table 1 model and optimizer at the CPU evaluation cadence of ``w256_transformer``."""
+    return {**profile.sizes("w256_transformer"), "probe_attention": True}
+
+
+def fig3_w256(profile: Profile) -> list[dict]:
+    """Fig. 3 left with the paper's own model (width 256), cheap settings first."""
+    s = profile.sizes("fig3_w256")
+    return _cheap_first(_grid(_w256(profile), T=s["T"], d=s["d"]))
+
+
+def fig3_B_w256(profile: Profile) -> list[dict]:
+    """Fig. 3 middle with the paper's own model (width 256) at one ``T``, cheap settings first."""
+    s = profile.sizes("fig3_B_w256")
+    return _cheap_first(_grid({**_w256(profile), "T": s["T"]}, B=s["B"], d=s["d"]))
+
+
+def fig3_p_w256(profile: Profile) -> list[dict]:
+    """Fig. 3 right with the paper's own model (width 256) at one ``T`` (threshold 0.4), at each
+    learning rate of ``lr`` (App. D.3 tunes the rate per ``p``), cheap settings first."""
+    s = profile.sizes("fig3_p_w256")
+    base = {**_w256(profile), "T": s["T"], "escape_fraction": REPEATED_ESCAPE_FRACTION}
+    return _cheap_first(_grid(base, lr=s["lr"], p=s["p"], d=s["d"]))
+
+
 def fig3_p_sgd(profile: Profile) -> list[dict]:
     """Fig. 3 right under SGD: a 1-layer, 1-head model (Fig. 15's) for several ``p`` (threshold 0.4)."""
     s = profile.sizes("fig3_p_sgd")
@@ -433,4 +458,5 @@ SWEEPS: dict[str, Callable[[Profile], list[dict]]] = {
     "fig3": fig3, "fig3_B": fig3_B, "fig3_p": fig3_p, "fig3_p_long": fig3_p_long, "fig3_p_sgd": fig3_p_sgd,
     "fig3_scale": fig3_scale, "fig3_scale_wide": fig3_scale_wide, "fig3_p_tuned": fig3_p_tuned,
     "fig13": fig13, "fig14": fig14, "fig15": fig15,
+    "fig3_w256": fig3_w256, "fig3_B_w256": fig3_B_w256, "fig3_p_w256": fig3_p_w256,
 }

@@ -49,11 +49,20 @@ LOCAL_RESULTS = "sal_results"
 """The folder, in the working directory, where chapters run outside a checkout write their results."""
 
 
+RESULTS_DIR_VAR = "SAL_RESULTS_DIR"
+"""Environment variable naming the folder chapters write to (the tests set it to a temporary
+folder, so that running the chapters under nbval leaves the checkout as it was)."""
+
+
 def results_dir() -> Path:
-    """Where a chapter writes what it computes (its scorecard): a checkout's ``book/data``, except
-    under a step cap (``$SAL_MAX_STEPS``: its numbers are not results) or from an installed
-    package (whose data folder may be read-only and holds the book's own files, e.g. on Colab):
-    then ``./sal_results`` in the working directory (not created here)."""
+    """Where a chapter writes what it computes (its scorecard): ``$SAL_RESULTS_DIR`` when set,
+    else a checkout's ``book/data``, except under a step cap (``$SAL_MAX_STEPS``: its numbers are
+    not results) or from an installed package (whose data folder may be read-only and holds the
+    book's own files, e.g. on Colab): then ``./sal_results`` in the working directory (not
+    created here)."""
+    chosen = os.environ.get(RESULTS_DIR_VAR)
+    if chosen:
+        return Path(chosen)
     checkout = CANDIDATES[1]
     if checkout.is_dir() and not os.environ.get(STEP_CAP_VAR):
         return checkout
