@@ -20,8 +20,8 @@ section, so a kill keeps what was measured). Sections:
 4. ``precision``: plateau lengths (5 seeds) under fp32, TF32 and bf16 for one regression and one
    recall setting: whether a faster precision may become the default (within seed noise).
 5. ``fig3_paper``: as much of the paper-scale Fig. 3 grid (``sweep fig3 --profile paper``) as the
-   time left allows, appended with provenance to ``<data-dir>/fig3_paper.jsonl`` (copy it into
-   ``book/data/``; the sweep resumes there).
+   time left allows, appended with provenance to ``<data-dir>/fig3_paper.jsonl`` (default: the
+   report's folder, never ``book/data``; copy it there by hand, and the sweep resumes there).
 
 ``--smoke`` runs every section on the CPU at toy sizes (the "GPU" side is the CPU again), so
 CI checks that the command works; its numbers mean nothing.
@@ -329,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="every section on the CPU at toy sizes (CI)")
     parser.add_argument("--out", default="device_check.json", help="JSON report (default ./device_check.json)")
     parser.add_argument("--data-dir", default=None,
-                        help="folder for fig3_paper.jsonl (default: a temporary folder under --smoke, else book/data)")
+                        help="folder for fig3_paper.jsonl (default: a temporary folder under --smoke, else the "
+                             "--out report's folder; never book/data unless named)")
     parser.add_argument("--budget-s", type=float, default=540.0, help="wall time to plan for (default 540)")
     parser.add_argument("--device", default=None, help="the GPU (default cuda; cpu under --smoke)")
     parser.add_argument("--commit", default=None, help="git commit of the tree, for provenance on a copy without .git")
@@ -365,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
         save()
     with tempfile.TemporaryDirectory() as scratch:
-        data_dir = Path(args.data_dir) if args.data_dir else (Path(scratch) if args.smoke else REPO / "book" / "data")
+        data_dir = Path(args.data_dir) if args.data_dir else (Path(scratch) if args.smoke else out_path.parent)
         start = time.perf_counter()
         try:
             report["sections"]["fig3_paper"] = fig3_paper(gpu, args.smoke, clock, data_dir, args.commit)

@@ -6,7 +6,8 @@
         [--max-steps N] [--pack | --no-pack] [--submitit-folder DIR] [--submitit-param KEY=VALUE ...]
 
 ``sweep`` runs a named sweep (a grid of configs x seeds), appending each finished run to a
-JSON-lines file (default ``book/data/<name>_<profile>.jsonl``) with its provenance; running the
+JSON-lines file (default ``./sal_results/<name>_<profile>.jsonl``; the book's ``book/data`` only
+when named with ``--out``) with its provenance; running the
 same command again resumes it. See :mod:`sparse_attention_lab.runs.sweep` for the details.
 
 A mistake in the command (a bad argument, an unknown sweep or profile, an ``--out`` that is not
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -53,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--profile", choices=list(PROFILES), default=None,
                        help="compute profile (default: $SAL_PROFILE, else from the hardware)")
     sweep.add_argument("--out", default=None, metavar="FILE",
-                       help="results file (default: book/data/<name>_<profile>.jsonl)")
+                       help="results file (default: ./sal_results/<name>_<profile>.jsonl; the book's cache "
+                            "only when named, e.g. book/data/fig3_ci.jsonl)")
     sweep.add_argument("--seeds", type=int, default=None, metavar="N",
                        help="seeds 0..N-1 per config (default: the sweep's, else 3)")
     sweep.add_argument("--device", default=None, metavar="DEVICE",
@@ -109,18 +112,39 @@ def _one_line(error: BaseException) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that the sweep unwinds (its finished runs are on disk); a
+    ``BaseException``, like ``KeyboardInterrupt``, so that no job catches it as its own failure."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+STOPPED = "finished runs are saved in the results file; the same command resumes the sweep."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (argparse exits 2 itself on bad syntax)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return _list(args.profile) if args.command == "list" else _sweep(args, argv)
-    except (ValueError, OSError) as error:  # the user's input, files or disk
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted (Ctrl-C); {STOPPED}", file=sys.stderr)
+        return 2
+    except _Terminated:
+        print(f"{PROG}: terminated (SIGTERM); {STOPPED}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError, OverflowError) as error:  # the user's input, files or disk
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except RuntimeError as error:  # failed jobs, or another sweep writing to the same file
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 
 import torch
 
@@ -36,10 +37,12 @@ def device(prefer: str | None = None) -> torch.device:
     if prefer is None:
         prefer = os.environ.get(DEVICE_VAR) or None
     if prefer is not None:
-        if not isinstance(prefer, str) or not prefer.startswith(("cpu", "cuda")):
+        if not isinstance(prefer, str) or not re.fullmatch(r"cpu|cuda(:\d{1,3})?", prefer):
             raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {prefer!r}.")
         if prefer.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {prefer!r} was asked for but CUDA is not available.")
+        if ":" in prefer and int(prefer.split(":")[1]) >= torch.cuda.device_count():
+            raise ValueError(f"device {prefer!r}: this machine has {torch.cuda.device_count()} CUDA devices.")
         return torch.device(prefer)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

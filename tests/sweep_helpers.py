@@ -32,6 +32,7 @@ def fake_run(config: dict, seeds: list[int], *, device: str | None = None) -> li
                 "device": device or config.get("device", "unspecified"),
                 "steps": [0, steps // 2, steps],
                 "test_loss": [0.5, 0.3, final],
+                "train_loss": [0.5, 0.3, final],
                 "escape_step": None if config.get("diverge") else escape,
                 "escaped": not config.get("diverge"),
                 "diverged": bool(config.get("diverge")),

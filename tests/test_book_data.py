@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 def record(command: str) -> dict:
     provenance = {"command": command, "cpu_count": 2, "cpu": "a CPU", "device": "cpu", "torch_version": "2",
                   "sweep_started_at": "2026-01-01T00:00:00", "git_commit": "0123456789", "job_wall_time_s": 60.0}
-    return {"config": {"T": 8}, "seed": 0, "provenance": provenance}
+    return {"config": {"T": 8}, "seed": 0, "steps": [0], "test_loss": [1.0], "train_loss": [1.0],
+            "escape_step": None, "provenance": provenance}
 
 
 @pytest.fixture

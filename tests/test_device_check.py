@@ -24,10 +24,11 @@ def test_smoke_run_writes_every_section(tmp_path):
     sections = report["sections"]
     assert set(sections) == {"agreement", "sweeps", "throughput", "precision", "fig3_paper"}
     assert all(isinstance(v, dict) for v in sections.values()), sections
-    # The CPU against itself with the same batches: the curves agree exactly.
+    # The CPU against itself with the same batches: the curves agree to float32 rounding (not bit
+    # for bit: a CPU kernel's summation order may depend on the alignment of its buffers).
     for task in ("regression", "recall"):
-        assert sections["agreement"][task]["same_batches"]["max_relative_test_loss_gap_before_escape"] == 0
-    assert sections["agreement"]["toy_sgd"]["same_batches"]["max_relative_loss_gap_before_escape"] == 0
+        assert sections["agreement"][task]["same_batches"]["max_relative_test_loss_gap_before_escape"] < 1e-5
+    assert sections["agreement"]["toy_sgd"]["same_batches"]["max_relative_loss_gap_before_escape"] < 1e-5
     packed = sections["agreement"]["packed_p"]
     assert packed["max_relative_test_loss_gap"] < 1e-5 and packed["same_escape"]
     assert {"fp32", "tf32", "bf16"} <= {key.split()[2] for key in sections["throughput"]}

@@ -220,11 +220,17 @@ def test_a_last_record_without_its_newline_is_kept_not_retrained(tmp_path):
     assert out.read_bytes().endswith(b"\n") and len(out.read_bytes().splitlines()) == 4 == len(load_results(out))
 
 
-def test_an_out_file_that_is_not_a_results_file_is_refused_untouched(tmp_path):
-    """Issue 17 item 2: a text file keeps every byte."""
+@pytest.mark.parametrize("text", [
+    b"these are my notes\nnot a results file at all",  # 44 bytes, no final newline
+    b"{unfinished note", b'{"todo": "finish the', b"{", b'  {"config": 1',  # issue 27: not a cut write
+])
+def test_an_out_file_that_is_not_a_results_file_is_refused_untouched(text, tmp_path):
+    """Issue 17 item 2, issue 27: a text file keeps every byte, even one line that starts with ``{``
+    (only a line that starts as a run record does can be the remains of a killed write)."""
     out = tmp_path / "notes.txt"
-    text = b"these are my notes\nnot a results file at all"  # 44 bytes, no final newline
     out.write_bytes(text)
+    with pytest.raises(ValueError, match="line 1: not valid JSON"):
+        load_results(out)
     with pytest.raises(ValueError, match="line 1: not valid JSON"):
         run_sweep(CONFIGS, run=fake_run, seeds=1, out=out, progress=False)
     assert out.read_bytes() == text

@@ -77,8 +77,9 @@ def data_path(filename: str) -> Path:
 
 
 def sweep_command(name: str, scale: str) -> str:
-    """The command line that makes (or resumes) ``book/data/<name>_<scale>.jsonl``."""
-    return f"python -m sparse_attention_lab sweep {name} --profile {scale}"
+    """The command line that makes (or resumes) ``book/data/<name>_<scale>.jsonl`` (named as ``--out``:
+    a sweep writes into the book only when asked)."""
+    return f"python -m sparse_attention_lab sweep {name} --profile {scale} --out book/data/{name}_{scale}.jsonl"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,14 @@ def _steps_trained(record: Mapping[str, Any]) -> int | None:
     return steps if isinstance(steps, (int, float)) and not isinstance(steps, bool) else None
 
 
+MAX_PLAUSIBLE_STEPS = 10**12
+"""A step count beyond this (a forged or corrupt record) takes no part in an estimate."""
+
+
+def _plausible(steps: object) -> bool:
+    return isinstance(steps, (int, float)) and not isinstance(steps, bool) and 0 <= steps <= MAX_PLAUSIBLE_STEPS
+
+
 def recorded_speed(records: Iterable[Mapping[str, Any]]) -> Speed | None:
     """Speed from records written by sweeps: steps trained over each run's share of its job's
     wall time (a job trains several seeds at once), and the fraction of the step cap used."""
@@ -41,14 +49,14 @@ def recorded_speed(records: Iterable[Mapping[str, Any]]) -> Speed | None:
     runs = 0
     for record in records:
         provenance, trained = record.get("provenance"), _steps_trained(record)
-        if not isinstance(provenance, Mapping) or trained is None:
+        if not isinstance(provenance, Mapping) or not _plausible(trained):
             continue
         wall, seeds = provenance.get("job_wall_time_s"), provenance.get("job_seeds")
         if not isinstance(wall, (int, float)) or not isinstance(seeds, list) or not seeds:
             continue
         steps, seconds, runs = steps + trained, seconds + wall / len(seeds), runs + 1
         cap = step_cap(record["config"])
-        if cap:
+        if cap and _plausible(cap):
             capped_steps, caps = capped_steps + trained, caps + cap
     if runs == 0 or seconds <= 0 or steps <= 0:
         return None
@@ -71,6 +79,8 @@ def describe_estimate(step_caps: Sequence[int | None], speed: Speed | None, para
     known = [cap for cap in step_caps if cap is not None]
     if not known:
         return "The configs have no max_steps field: no step or time estimate."
+    if not all(_plausible(cap) for cap in known):
+        return f"Some step caps exceed {MAX_PLAUSIBLE_STEPS:,} steps: no step or time estimate."
     total = sum(known)
     text = f"Step caps add up to {total:,} training steps (runs stop earlier once they escape)"
     if len(known) < len(step_caps):

@@ -144,12 +144,20 @@ def _private_folder(folder: Path) -> list[Path]:
     made = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
     for path in made:
         path.mkdir(mode=0o700)
-    if not made and os.stat(folder).st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        warnings.warn(
-            f"submitit folder {folder} is writable by other users: whoever can write there can run "
-            "code in this sweep (submitit reads results back as pickles). Use a folder only you can write.",
-            stacklevel=3,
-        )
+    if not made:
+        status = os.stat(folder)
+        if status.st_uid != os.getuid():
+            warnings.warn(
+                f"submitit folder {folder} belongs to another user (uid {status.st_uid}): they can run "
+                "code in this sweep (submitit reads results back as pickles). Use a folder of your own.",
+                stacklevel=3,
+            )
+        elif status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            warnings.warn(
+                f"submitit folder {folder} is writable by other users: whoever can write there can run "
+                "code in this sweep (submitit reads results back as pickles). Use a folder only you can write.",
+                stacklevel=3,
+            )
     return made
 
 
@@ -195,9 +203,10 @@ def make_executor(
     try:
         auto = submitit.AutoExecutor(folder=folder)
         auto.update_parameters(**dict(submitit_parameters or {}))
-    except (NameError, TypeError, ValueError) as error:  # submitit's errors for bad parameters
+    except (AssertionError, NameError, TypeError, ValueError) as error:  # submitit's errors for bad parameters
         for path in reversed(made):  # leave no trace of a refused sweep (only empty folders go)
             with contextlib.suppress(OSError):
                 path.rmdir()
-        raise ValueError(f"submitit_parameters: {str(error).splitlines()[0]}") from None
+        reason = str(error).splitlines()[0] if str(error) else f"{type(error).__name__} for {dict(submitit_parameters or {})}"
+        raise ValueError(f"submitit_parameters: {reason}") from None
     return SubmititExecutor(auto)

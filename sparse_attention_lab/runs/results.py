@@ -1,6 +1,6 @@
 """Results files: JSON lines, one finished run per line, safe against kills and second writers.
 
-**Format.** JSON lines, by default ``book/data/<name>_<profile>.jsonl``. Each line is one
+**Format.** JSON lines, by default ``./sal_results/<name>_<profile>.jsonl`` (the book's ``book/data`` when named). Each line is one
 :class:`~sparse_attention_lab.training.record.RunRecord` (a JSON object whose ``config`` is the
 run's flat config and ``seed`` its seed) with its ``provenance`` (see
 :mod:`sparse_attention_lab.runs.provenance`). Lines are strict JSON, UTF-8: non-finite numbers
@@ -12,8 +12,16 @@ disk (``fsync``), and the sweep holds an exclusive lock on the file (POSIX ``flo
 sweeps never write to it at once. A kill (even ``SIGKILL``) can at worst leave an incomplete
 last line: :func:`load_results` warns about it and skips it, and the next sweep on that file cuts
 it off before appending. A last record that lacks only its newline is complete: it is loaded,
-and the next sweep ends its line before appending. A file that is not a results file is
-refused before anything is written to it.
+and the next sweep ends its line before appending. Every line starts with
+:data:`RECORD_PREFIX` (the record's ``config`` comes first), so an incomplete last line is taken
+for a cut write only when it starts so; any other file (a user's notes that happen to start with
+``{``, say) is refused before anything is written to it and left byte for byte as it was. A
+write that fails (a full disk) cuts its own partial line off before raising.
+
+**Validation.** Every line must be a complete run record: a ``config`` object, a non-negative
+integer ``seed``, lists ``steps``, ``test_loss`` and ``train_loss`` of one length, an
+``escape_step`` that is a number or ``null`` and, when present, a ``provenance`` object. A run
+(config and seed) may appear only once in a file.
 
 **Resume.** A run is identified by the canonical JSON of its config (sorted keys) and its seed
 (:func:`run_key`). Runs already in the results file are skipped, so running the same command
@@ -78,6 +86,13 @@ def _parse_line(line: bytes) -> Any:
     return json.loads(line.decode("utf-8"), parse_constant=_refuse_constant)
 
 
+RECORD_PREFIX = b'{"config": '
+"""How every line of a results file begins (:meth:`ResultsFile.append` writes ``config`` first)."""
+
+CURVES = ("steps", "test_loss", "train_loss")
+"""The curves every run record carries, one value per evaluation."""
+
+
 def _check_record(value: Any) -> str | None:
     """Why ``value`` is not a run record, or ``None`` if it is one."""
     if not isinstance(value, dict):
@@ -87,6 +102,16 @@ def _check_record(value: Any) -> str | None:
     seed = value.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         return f"not a run record ('seed' is {seed!r}, not a non-negative integer)"
+    for name in CURVES:
+        if not isinstance(value.get(name), list):
+            return f"not a run record ({name!r} is {type(value.get(name)).__name__}, not a list)"
+    if len({len(value[name]) for name in CURVES}) != 1:
+        return "not a run record (its curves " + ", ".join(repr(n) for n in CURVES) + " differ in length)"
+    escape = value.get("escape_step", "missing")
+    if escape is not None and (isinstance(escape, bool) or not isinstance(escape, (int, float))):
+        return f"not a run record ('escape_step' is {escape!r}, not a number or null)"
+    if "provenance" in value and not isinstance(value["provenance"], dict):
+        return f"not a run record ('provenance' is {type(value['provenance']).__name__}, not an object)"
     return None
 
 
@@ -113,6 +138,7 @@ def _read(path: Path, data: bytes) -> _Contents:
     """Parse the bytes of a results file; ``ValueError`` naming the line that is not a record."""
     lines = data.split(b"\n")  # the last item is b"" when the file ends with a newline
     records: list[dict] = []
+    seen: dict[tuple[str, int], int] = {}
     offset = 0
     for number, line in enumerate(lines, start=1):
         last = number == len(lines)
@@ -120,7 +146,7 @@ def _read(path: Path, data: bytes) -> _Contents:
             try:
                 value = _parse_line(line)
             except json.JSONDecodeError as error:
-                if last and line.lstrip().startswith(b"{"):  # no newline after it: a write cut short
+                if last and line.startswith(RECORD_PREFIX):  # no newline after it: a write cut short
                     return _Contents(records, offset, False)
                 raise ValueError(f"{path}, line {number}: not valid JSON ({error}).") from None
             except UnicodeDecodeError as error:
@@ -130,6 +156,11 @@ def _read(path: Path, data: bytes) -> _Contents:
             problem = _check_record(value)
             if problem is not None:
                 raise ValueError(f"{path}, line {number}: {problem}.")
+            key = run_key(value)
+            if key in seen:
+                raise ValueError(f"{path}, line {number}: repeats the run of line {seen[key]} "
+                                 f"(seed {key[1]} of the same config); a results file holds each run once.")
+            seen[key] = number
             records.append(value)
         offset += len(line) + 1
     return _Contents(records, None, bool(lines[-1].strip()))
@@ -195,17 +226,27 @@ class ResultsFile:
             self._write(b"\n")
 
     def _write(self, data: bytes) -> None:
+        """Append ``data`` in full and flush it, or, when a write fails, cut off what got written."""
+        size = os.fstat(self._fd).st_size
         view = memoryview(data)
         try:
             while view:
                 view = view[os.write(self._fd, view) :]
             os.fsync(self._fd)
-        except OSError as error:  # a full disk, say: name the file
+        except OSError as error:  # a full disk, say: leave no partial line, name the file
+            try:
+                os.ftruncate(self._fd, size)
+            except OSError:
+                pass  # the next sweep on the file cuts it off (_repair_tail)
             raise OSError(error.errno, error.strerror, str(self.path)) from None
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Write ``record`` as one complete line and flush it to disk."""
-        self._write((json.dumps(json_ready(record), allow_nan=False) + "\n").encode())
+        """Write ``record`` (a run record, ``config`` first) as one complete line and flush it to disk."""
+        problem = _check_record(json_ready(record))
+        if problem is not None:
+            raise ValueError(f"cannot append to {self.path}: {problem}.")
+        ordered = {"config": record["config"], **{k: v for k, v in record.items() if k != "config"}}
+        self._write((json.dumps(json_ready(ordered), allow_nan=False) + "\n").encode())
 
     def close(self) -> None:
         os.close(self._fd)  # also releases the lock

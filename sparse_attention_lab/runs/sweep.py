@@ -12,7 +12,7 @@ computation). Named sweeps (the grids behind the figures) come from the registry
 or, from Python (a notebook, say), ``records = run_sweep("fig3", profile="ci", seeds=2)``.
 
 - Results file, crash safety, resume: :mod:`sparse_attention_lab.runs.results` (by default
-  ``book/data/<name>_<profile>.jsonl``).
+  ``./sal_results/<name>_<profile>.jsonl``; the book's ``book/data`` only when named as ``out``).
 - What each record's ``provenance`` holds, and the sentence a chapter prints from it:
   :mod:`sparse_attention_lab.runs.provenance`.
 - The steps and time ahead, printed before the sweep starts: :mod:`sparse_attention_lab.runs.estimate`.
@@ -24,6 +24,7 @@ or, from Python (a notebook, say), ``records = run_sweep("fig3", profile="ci", s
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import os
 import pickle
 import shlex
@@ -44,7 +45,6 @@ from sparse_attention_lab.profiles import Profile
 from sparse_attention_lab.runs.estimate import Speed, describe_estimate, recorded_speed
 from sparse_attention_lab.runs.executors import check_executor, default_workers, make_executor
 from sparse_attention_lab.runs.provenance import (
-    REPOSITORY,
     run_job,
     sweep_provenance,
     with_provenance,
@@ -61,20 +61,51 @@ def named_sweep(name: str) -> experiments.Sweep:
     return experiments.SWEEPS[name]
 
 
+LOCAL_OUTPUT = "sal_results"
+"""The folder, in the working directory, where a sweep writes when no ``out`` is given."""
+
+
 def default_output(name: str, profile: Profile) -> Path:
-    """``book/data/<name>_<profile>.jsonl`` in a checkout of the repository, else in the cwd."""
-    filename = f"{name}_{profile.name}.jsonl"
-    book = REPOSITORY / "book"
-    return book / "data" / filename if book.is_dir() else Path(filename)
+    """``./sal_results/<name>_<profile>.jsonl`` in the working directory: never the book's
+    committed ``book/data``, which a sweep writes only when asked by name (``out``)."""
+    return Path.cwd() / LOCAL_OUTPUT / f"{name}_{profile.name}.jsonl"
+
+
+def _check_same_sweep(plan: _Plan, earlier: Mapping[tuple[str, int], dict]) -> None:
+    """``ValueError`` when the file holds runs that another named sweep made and that are not runs of
+    this one (a sweep may reuse another's runs of the same configs, as ``fig3_p_tuned`` does)."""
+    if plan.name is None:
+        return
+    ours = set(plan.keys)
+    foreign: dict[str, int] = {}
+    for (key, _), record in earlier.items():
+        made_by = (record.get("provenance") or {}).get("sweep")
+        if made_by is not None and made_by != plan.name and key not in ours:
+            foreign[made_by] = foreign.get(made_by, 0) + 1
+    if foreign:
+        which = ", ".join(f"{count} of sweep {name!r}" for name, count in sorted(foreign.items()))
+        raise ValueError(f"{plan.out} holds runs of another sweep ({which}), not of {plan.name!r}: "
+                         f"give this sweep its own --out.")
+
+
+MAX_SEEDS = 1000
+"""Seeds per config a sweep accepts (a sweep's plan and records grow with them; the paper uses 3-5)."""
 
 
 def _check_seeds(seeds: int | Iterable[int]) -> list[int]:
-    """A count of seeds (``0..n-1``) or a list of seeds, as a list (the rules of :mod:`.tasks.checks`)."""
+    """A count of seeds (``0..n-1``) or a list of seeds, as a list (the rules of :mod:`.tasks.checks`),
+    at most :data:`MAX_SEEDS` of them."""
     if is_integer(seeds):
-        return list(range(positive_int("seeds", seeds)))
+        count = positive_int("seeds", seeds)
+        if count > MAX_SEEDS:
+            raise ValueError(f"seeds must be at most {MAX_SEEDS} per config, got {seeds}.")
+        return list(range(count))
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds!r}.")
-    return seed_list("seeds", seeds)
+    chosen = seed_list("seeds", itertools.islice(seeds, MAX_SEEDS + 1))
+    if len(chosen) > MAX_SEEDS:
+        raise ValueError(f"seeds must be at most {MAX_SEEDS} per config, got more.")
+    return chosen
 
 
 def _check_configs(configs: Sequence[Any]) -> list[str]:
@@ -274,6 +305,7 @@ def run_sweep(
 
     with ResultsFile(plan.out) as results:
         earlier = {run_key(r): r for r in load_results(plan.out)}
+        _check_same_sweep(plan, earlier)
         jobs = _pending_jobs(plan.configs, plan.keys, plan.seeds, set(earlier), packing)
         parallel = min(workers or len(jobs), len(jobs)) or 1
         speed = _announce(plan, profile, jobs, parallel, earlier)
