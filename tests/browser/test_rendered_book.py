@@ -93,6 +93,17 @@ def test_math_is_typeset(rendered):
     raw = [prose[max(m.start() - 40, 0) : m.end() + 40] for m in re.finditer(r"\$\$", prose)]
     assert raw == [], "`$$` left in the text: display math that MyST did not parse"
 
+# A Markdown table that was not parsed as one: a paragraph holding a row of pipes and dashes
+# (which smartquotes may have turned into an en or em dash).
+RAW_PIPE_TABLES = """() => Array.from(document.querySelectorAll('main p'))
+    .filter(p => /\\|\\s*:?(?:-{3,}|[\\u2013\\u2014]+):?\\s*\\|/.test(p.textContent))
+    .map(p => p.textContent.trim().slice(0, 120))"""
+
+
+def test_every_table_renders_as_a_table(rendered):
+    """Issue 23: no table shows as raw ``| ... |`` text (myst-nb's default CommonMark has no tables)."""
+    assert rendered.page.evaluate(RAW_PIPE_TABLES) == []
+
 
 def test_no_cell_output_shows_a_traceback(rendered):
     assert rendered.page.evaluate(OUTPUTS_WITH_TRACEBACK) == []
