@@ -23,8 +23,11 @@ section, so a kill keeps what was measured). Sections:
    time left allows, appended with provenance to ``<data-dir>/fig3_paper.jsonl`` (default: the
    report's folder, never ``book/data``; copy it there by hand, and the sweep resumes there).
 
-``--smoke`` runs every section on the CPU at toy sizes (the "GPU" side is the CPU again), so
-CI checks that the command works; its numbers mean nothing.
+``--smoke`` runs every section on the CPU at toy sizes (the "GPU" side is the CPU again), with
+runs that escape, so CI exercises every comparison; its numbers mean nothing. Every training run
+of a section stops when the section's share of the budget is spent (a clock callback), and each
+section reports the FLOPs it trained and what they would cost on an H100 at its peak dense rate
+(``h100_estimate_s``: a lower bound, for planning the next loan of a device).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -48,6 +52,7 @@ import torch
 from sparse_attention_lab.experiments import SWEEPS, recall, regression
 from sparse_attention_lab.hardware import device_name
 from sparse_attention_lab.measure import escape_step, plateau_time
+from sparse_attention_lab.models import Transformer
 from sparse_attention_lab.profiles import PROFILES
 from sparse_attention_lab.runs.results import json_ready, load_results
 from sparse_attention_lab.runs.sweep import run_sweep
@@ -56,24 +61,57 @@ from sparse_attention_lab.training.toy_sgd import train_sgd
 from sparse_attention_lab.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]
+H100_DENSE_FLOPS = {"fp32": 67e12, "tf32": 495e12, "bf16": 989e12}
+"""NVIDIA's peak dense rates for the H100 SXM (FLOP/s); real training reaches a fraction of them."""
+ESCAPE_RTOL = 1e-3
+"""Relative tolerance of "the same escape step" for runs that differ only by float rounding."""
 SECTION_SHARES = {"agreement": 0.12, "sweeps": 0.18, "throughput": 0.12, "precision": 0.25}
 """Share of the budget each section may start with; fig3_paper gets what is left."""
 
 CI_REGRESSION = {**PROFILES["ci"].sizes("regression_transformer"), "eval_size": 256}
 CI_RECALL = PROFILES["laptop"].sizes("recall_transformer")
+# Smoke sizes that escape after real training within a few hundred steps (measured on a CPU):
+SMOKE_REGRESSION = {**CI_REGRESSION, "T": 16, "d": 4, "d_model": 16, "d_qk": 8, "n_heads": 2, "lr": 1e-3,
+                    "max_steps": 600, "eval_every": 25, "eval_size": 128}
+SMOKE_RECALL = {**CI_RECALL, "n_pairs": 3, "n_tokens": 12, "d_model": 16, "d_qk": 8, "n_heads": 2, "n_layers": 2,
+                "lr": 3e-3, "max_steps": 1000, "eval_every": 25, "eval_size": 128}
 
 
 class Clock:
-    """Wall time since start, against a budget."""
+    """Wall time since start, against a budget, and the FLOPs trained (for the H100 estimate)."""
 
     def __init__(self, budget_s: float) -> None:
         self.start, self.budget_s = time.perf_counter(), budget_s
+        self.share_end = budget_s
+        self.flops = {precision: 0.0 for precision in H100_DENSE_FLOPS}
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
     def left(self) -> float:
         return self.budget_s - self.elapsed()
+
+    def over(self) -> bool:
+        """Whether the current section's share of the budget is spent."""
+        return self.elapsed() > self.share_end
+
+    def stop(self, step: int, records: list) -> bool:
+        """A :func:`train` callback: stop a run when its section's share is spent."""
+        return self.over()
+
+    def count(self, model_config, tokens: int, records: list[dict], batch: int, precision: str = "fp32") -> None:
+        """Add the training FLOPs of ``records`` (3 x a forward pass per sequence per step)."""
+        from sparse_attention_lab.models import Transformer
+
+        per_sequence = Transformer(model_config, n_models=1).flops_per_sequence(tokens)
+        steps = sum(r["steps"][-1] for r in records if r["steps"])
+        self.flops[precision] += 3.0 * per_sequence * batch * steps
+
+    def section_cost(self, since: dict[str, float]) -> dict:
+        """FLOPs trained since ``since`` (a copy of :attr:`flops`) and their H100 lower bound."""
+        trained = {p: self.flops[p] - since.get(p, 0.0) for p in self.flops}
+        return {"trained_gflop": {p: round(f / 1e9, 3) for p, f in trained.items() if f},
+                "h100_estimate_s": round(sum(f / H100_DENSE_FLOPS[p] for p, f in trained.items()), 3)}
 
 
 def _sync(dev: torch.device) -> None:
@@ -92,6 +130,15 @@ def _seed_noise(a: list[float], b: list[float]) -> dict:
             "difference": diff, "stderr": se, "within_noise": bool(abs(diff) <= 2 * se)}
 
 
+def _same_escapes(a: list[float | None], b: list[float | None]) -> bool:
+    """Escape steps equal up to :data:`ESCAPE_RTOL` (``None`` and ``inf``: never escaped)."""
+    def never(x):
+        return x is None or not math.isfinite(x)
+    return len(a) == len(b) and all(
+        (never(x) and never(y)) or (not never(x) and not never(y) and abs(x - y) <= ESCAPE_RTOL * max(abs(x), 1.0))
+        for x, y in zip(a, b, strict=True))
+
+
 def _curve_gap(a: list[float], b: list[float], until: float, steps: list[int]) -> float:
     """Largest relative difference of two curves at the evaluations before step ``until``."""
     gaps = [abs(x - y) / max(abs(x), 1e-12) for s, x, y in zip(steps, a, b, strict=False) if s <= until]
@@ -101,13 +148,18 @@ def _curve_gap(a: list[float], b: list[float], until: float, steps: list[int]) -
 # ----------------------------------------------------------------------------- 1. agreement
 
 
-def _transformer_agreement(build, config: dict, seeds: list[int], gpu: torch.device, measure) -> dict:
+def _transformer_agreement(build, config: dict, seeds: list[int], gpu: torch.device, measure, clock: Clock) -> dict:
     task, model_config, training = build(config)
     runs = {}
     for label, dev, data in (("cpu", "cpu", None), ("gpu_cpu_batches", str(gpu), "cpu"), ("gpu_batches", str(gpu), None)):
+        if clock.over():
+            return {"config": config, "status": f"skipped at {label}: out of time"}
         start = time.perf_counter()
-        runs[label] = train(task, model_config, replace(training, device=dev, data_device=data, progress=False), seeds)
+        runs[label] = train(task, model_config, replace(training, device=dev, data_device=data, progress=False), seeds,
+                            callback=clock.stop)
         runs[label + "_s"] = time.perf_counter() - start
+        tokens = getattr(task, "T", None)
+        clock.count(model_config, tokens + 1 if tokens else 2 * task.n_pairs + 1, runs[label], training.batch_size)
     cpu, same, other = runs["cpu"], runs["gpu_cpu_batches"], runs["gpu_batches"]
     first_escape = min((measure(r) for r in cpu), default=math.inf)
     return {
@@ -119,10 +171,15 @@ def _transformer_agreement(build, config: dict, seeds: list[int], gpu: torch.dev
                 _curve_gap(a["test_loss"], b["test_loss"], first_escape, a["steps"]) for a, b in zip(cpu, same, strict=True)),
         },
         "gpu_batches": _seed_noise([measure(r) for r in cpu], [measure(r) for r in other]),
+        "escaped": [bool(math.isfinite(measure(r))) for r in cpu],
+        "cut_by_clock": clock.over(),
     }
 
 
-def _toy_agreement(sizes: dict, seeds: list[int], gpu: torch.device) -> dict:
+def _toy_agreement(sizes: dict, seeds: list[int], gpu: torch.device, clock: Clock) -> dict:
+    if clock.over():
+        return {"sizes": sizes, "status": "skipped: out of time"}
+
     def escape(result: dict) -> list[float]:
         return [plateau_time(result["steps"], loss, 0.2) for loss in result["loss"]]
 
@@ -136,12 +193,16 @@ def _toy_agreement(sizes: dict, seeds: list[int], gpu: torch.device) -> dict:
     return {"sizes": sizes, "seeds": seeds,
             "same_batches": {"escape_cpu": escape(cpu), "escape_gpu": escape(same),
                              "max_relative_loss_gap_before_escape": float(gap.max()) if gap.size else None},
-            "gpu_batches": _seed_noise(escape(cpu), escape(other))}
+            "gpu_batches": _seed_noise(escape(cpu), escape(other)),
+            "escaped": [bool(math.isfinite(e)) for e in escape(cpu)]}
 
 
-def _packing_agreement(config: dict, seeds: list[int], gpu: torch.device) -> dict:
+def _packing_agreement(config: dict, seeds: list[int], gpu: torch.device, clock: Clock) -> dict:
     """Four values of p trained alone, then packed into one ensemble, on the GPU: the largest
-    relative test-loss gap (float rounding only) and the time of each."""
+    relative test-loss gap (float rounding only), the same escape steps and record lengths (each
+    config's seeds stop where they would alone), and the time of each."""
+    if clock.over():
+        return {"config": config, "status": "skipped: out of time"}
     configs = [{**config, "p": p} for p in (0.0, 0.1, 0.3, 0.5)]
     start = time.perf_counter()
     alone = [r for c in configs for r in regression.run(c, seeds, device=str(gpu))]
@@ -150,26 +211,28 @@ def _packing_agreement(config: dict, seeds: list[int], gpu: torch.device) -> dic
     packed = regression.run([c for c in configs for _ in seeds], seeds * len(configs), device=str(gpu))
     packed_s = time.perf_counter() - start
     gap = max(abs(x - y) / abs(x) for a, b in zip(alone, packed, strict=True)
-              for x, y in zip(a["test_loss"], b["test_loss"], strict=False) if x)  # a pack may train longer
+              for x, y in zip(a["test_loss"], b["test_loss"], strict=True) if x)
     return {"config": config, "p": [c["p"] for c in configs], "seeds": seeds, "alone_s": round(alone_s, 2),
             "packed_s": round(packed_s, 2), "max_relative_test_loss_gap": gap,
-            "same_escape": [a["escape_step"] for a in alone] == [b["escape_step"] for b in packed]}
+            "same_lengths": [len(a["steps"]) for a in alone] == [len(b["steps"]) for b in packed],
+            "escaped": sum(a["escape_step"] is not None for a in alone),
+            "same_escape": _same_escapes([a["escape_step"] for a in alone], [b["escape_step"] for b in packed])}
 
 
-def agreement(gpu: torch.device, smoke: bool) -> dict:
+def agreement(gpu: torch.device, smoke: bool, clock: Clock) -> dict:
     seeds = [0, 1, 2] if smoke else [0, 1, 2, 3, 4]
-    regression_config = {**CI_REGRESSION, "T": 8 if smoke else 32, "d": 4 if smoke else 8,
-                         "max_steps": 40 if smoke else 4000, "eval_every": 10 if smoke else 25}
-    recall_config = {**CI_RECALL, "n_pairs": 3, "n_tokens": 16, "max_steps": 40 if smoke else 3000,
-                     "eval_every": 10 if smoke else 50}
-    toy = PROFILES["ci"].sizes("fig9") | ({"T": 16, "d": 8, "steps": 40} if smoke else {})
+    regression_config = SMOKE_REGRESSION if smoke else {**CI_REGRESSION, "T": 32, "d": 8, "max_steps": 4000,
+                                                        "eval_every": 25}
+    recall_config = SMOKE_RECALL if smoke else {**CI_RECALL, "n_pairs": 3, "n_tokens": 16, "max_steps": 3000,
+                                                "eval_every": 50}
+    toy = PROFILES["ci"].sizes("fig9") | ({"T": 16, "d": 8, "steps": 400} if smoke else {})
     return {
         "regression": _transformer_agreement(regression.build, regression_config, seeds, gpu,
-                                             lambda r: escape_step(r, fraction=0.2)),
+                                             lambda r: escape_step(r, fraction=0.2), clock),
         "recall": _transformer_agreement(recall.build, recall_config, seeds, gpu,
-                                         lambda r: escape_step(r, accuracy=CI_RECALL["escape_accuracy"])),
-        "toy_sgd": _toy_agreement(toy, seeds[:3], gpu),
-        "packed_p": _packing_agreement({**regression_config, "escape_fraction": 0.4}, seeds[:3], gpu),
+                                         lambda r: escape_step(r, accuracy=CI_RECALL["escape_accuracy"]), clock),
+        "toy_sgd": _toy_agreement(toy, seeds[:3], gpu, clock),
+        "packed_p": _packing_agreement({**regression_config, "escape_fraction": 0.4}, seeds[:3], gpu, clock),
     }
 
 
@@ -206,26 +269,61 @@ def sweeps(gpu: torch.device, smoke: bool, clock: Clock, share_end: float) -> di
 # ----------------------------------------------------------------------------- 3. throughput
 
 
-def _rate(build, config: dict, seeds: list[int], precision: str, dev: torch.device, steps: int) -> dict:
-    """Steps/s, host ms per step and peak memory of ``steps`` training steps (after a warm-up)."""
+def _gpu_busy(dev: torch.device, work) -> float | None:
+    """Mean GPU utilisation (NVML, percent of time a kernel ran) sampled while ``work()`` runs;
+    ``None`` on a CPU or without NVML. With ``host_ms_per_step`` it tells a host-bound step (low
+    busy) from a GPU-bound one, where host time can read close to wall time."""
+    if dev.type != "cuda":
+        work()
+        return None
+    try:
+        torch.cuda.utilization(dev)
+    except Exception:  # no pynvml / NVML here
+        work()
+        return None
+    samples, done = [], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            samples.append(torch.cuda.utilization(dev))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        work()
+    finally:
+        done.set()
+        sampler.join()
+    return round(float(np.mean(samples)), 1) if samples else None
+
+
+def _rate(build, config: dict, seeds: list[int], precision: str, dev: torch.device, steps: int,
+          clock: Clock | None = None) -> dict:
+    """Steps/s, host ms per step, GPU busy percent and peak memory of ``steps`` training steps
+    (after a warm-up)."""
     task, model_config, training = build(config)
     run = replace(training, eval_every=10**9, eval_size=32, stop_margin=None, progress=False,
                   device=str(dev), precision=precision)
     train(task, model_config, replace(run, max_steps=3), seeds)  # warm-up (allocations, kernels)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    timings = []
+    timings, busy = [], []
     for n in (steps, 2 * steps):
         _sync(dev)
         wall, host = time.perf_counter(), time.thread_time()
-        train(task, model_config, replace(run, max_steps=n), seeds)
+        busy.append(_gpu_busy(dev, lambda n=n: train(task, model_config, replace(run, max_steps=n), seeds)))
         _sync(dev)
         timings.append((time.perf_counter() - wall, time.thread_time() - host))
+    if clock is not None:
+        tokens = getattr(task, "T", None)
+        flops = Transformer(model_config, n_models=1).flops_per_sequence(tokens + 1 if tokens else 2 * task.n_pairs + 1)
+        clock.flops[precision] += 3.0 * flops * run.batch_size * len(seeds) * (3 * steps + 3)
     wall = (timings[1][0] - timings[0][0]) / steps
     host = (timings[1][1] - timings[0][1]) / steps
     peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
     return {"seeds": len(seeds), "steps_per_s": round(1 / wall, 1) if wall > 0 else None,
             "host_ms_per_step": round(host * 1e3, 3), "wall_ms_per_step": round(wall * 1e3, 3),
+            "gpu_busy_percent": busy[-1],
             "peak_memory_mib": round(peak, 1) if peak is not None else None}
 
 
@@ -248,7 +346,7 @@ def throughput(gpu: torch.device, smoke: bool, clock: Clock, share_end: float) -
                         out[key] = "skipped: out of time"
                         continue
                     out[key] = {"config": config, **_rate(build, config, list(range(n_seeds)), precision, gpu,
-                                                          steps=2 if smoke else 30)}
+                                                          steps=2 if smoke else 30, clock=clock)}
     return out
 
 
@@ -259,12 +357,11 @@ def precision_plateaus(gpu: torch.device, smoke: bool, clock: Clock, share_end: 
     gpu_reg, gpu_ar = PROFILES["gpu"].sizes("regression_transformer"), PROFILES["gpu"].sizes("recall_transformer")
     settings = {
         "regression": (regression.build,
-                       {**(CI_REGRESSION if smoke else gpu_reg), "T": 8 if smoke else 64, "d": 4 if smoke else 16,
-                        "max_steps": 30 if smoke else 20000},
+                       SMOKE_REGRESSION if smoke else {**gpu_reg, "T": 64, "d": 16, "max_steps": 20000},
                        lambda r: escape_step(r, fraction=0.2)),
         "recall": (recall.build,
-                   {**(CI_RECALL if smoke else gpu_ar), "n_pairs": 3 if smoke else 6, "n_tokens": 16 if smoke else 32,
-                    "max_steps": 30 if smoke else 20000, "eval_every": 10 if smoke else 50},
+                   SMOKE_RECALL if smoke else {**gpu_ar, "n_pairs": 6, "n_tokens": 32, "max_steps": 20000,
+                                               "eval_every": 50},
                    lambda r: escape_step(r, accuracy=(CI_RECALL if smoke else gpu_ar)["escape_accuracy"])),
     }
     seeds = [0, 1, 2] if smoke else [0, 1, 2, 3, 4]
@@ -278,8 +375,11 @@ def precision_plateaus(gpu: torch.device, smoke: bool, clock: Clock, share_end: 
                 continue
             start = time.perf_counter()
             records = train(task, model_config, replace(training, device=str(gpu), precision=precision,
-                                                        progress=False), seeds)
-            escapes[precision] = [measure(r) for r in records]
+                                                        progress=False), seeds, callback=clock.stop)
+            tokens = getattr(task, "T", None)
+            clock.count(model_config, tokens + 1 if tokens else 2 * task.n_pairs + 1, records, training.batch_size,
+                        precision)
+            escapes[precision] = [measure(r) if not clock.over() else "cut by the clock" for r in records]
             walls[precision] = round(time.perf_counter() - start, 2)
         fp32 = escapes.get("fp32")
         out[name] = {"config": config, "seeds": seeds, "escape_steps": escapes, "wall_s": walls,
@@ -316,9 +416,14 @@ def fig3_paper(gpu: torch.device, smoke: bool, clock: Clock, data_dir: Path, com
             r["provenance"]["git_commit"] = r["provenance"].get("git_commit") or commit
         out_file.write_text("".join(json.dumps(json_ready(r), allow_nan=False) + "\n" for r in records))
     configs = {(r["config"]["T"], r["config"]["d"]) for r in records}
+    flops_before = dict(clock.flops)
+    for r in records[before:]:
+        task, model_config, training = regression.build(r["config"])
+        clock.count(model_config, task.T + 1, [r], training.batch_size)
     return {"file": str(out_file), "status": status, "wall_s": round(time.perf_counter() - start, 1),
             "runs_before": before, "runs_after": len(records), "configs_done": sorted(configs),
-            "escaped": sum(bool(r.get("escaped")) for r in records), "output_tail": tail}
+            "escaped": sum(bool(r.get("escaped")) for r in records), "output_tail": tail,
+            "cost": clock.section_cost(flops_before)}
 
 
 # ----------------------------------------------------------------------------- driver
@@ -353,14 +458,15 @@ def main(argv: list[str] | None = None) -> int:
         out_path.write_text(json.dumps(json_ready(report), indent=1) + "\n")
 
     share_end = 0.0
-    for name, section in (("agreement", lambda end: agreement(gpu, args.smoke)),
+    for name, section in (("agreement", lambda end: agreement(gpu, args.smoke, clock)),
                           ("sweeps", lambda end: sweeps(gpu, args.smoke, clock, end)),
                           ("throughput", lambda end: throughput(gpu, args.smoke, clock, end)),
                           ("precision", lambda end: precision_plateaus(gpu, args.smoke, clock, end))):
         share_end += SECTION_SHARES[name] * args.budget_s
-        start = time.perf_counter()
+        clock.share_end = share_end
+        start, flops_before = time.perf_counter(), dict(clock.flops)
         try:
-            report["sections"][name] = section(share_end)
+            report["sections"][name] = {**section(share_end), "cost": clock.section_cost(flops_before)}
         except Exception as error:  # keep going: the report says what failed
             report["sections"][name] = f"failed: {error!r}"
         print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
@@ -368,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = Path(args.data_dir) if args.data_dir else (Path(scratch) if args.smoke else out_path.parent)
         start = time.perf_counter()
+        clock.share_end = args.budget_s
         try:
             report["sections"]["fig3_paper"] = fig3_paper(gpu, args.smoke, clock, data_dir, args.commit)
         except Exception as error:

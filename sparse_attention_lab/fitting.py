@@ -220,6 +220,13 @@ def bootstrap_stderr(
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 10:
         raise ValueError(f"n_boot must be an integer of at least 10, got {n_boot!r}.")
     columns = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in features.items()}
+    # A point no fit could use (non-positive or non-finite) would fail only the resamples that
+    # draw it, leaving a biased, too small spread: refuse it here, as the full fit does.
+    _positive_log("y", y)
+    for name, column in columns.items():
+        if column.shape != y.shape:
+            raise ValueError(f"{name} must have the length of y ({y.size}), got {column.size}.")
+        _positive_log(name, column)
     unique = np.unique(labels)
     members = [np.flatnonzero(labels == g) for g in unique]
     rng = np.random.default_rng(seed)

@@ -67,6 +67,17 @@ def device_name(dev: torch.device | str | None = None) -> str:
     return "cpu"
 
 
+def data_stream(dev: torch.device | str | None = None) -> str:
+    """Which stream of random batches a seed draws where its generator lives: ``cpu``, or the CUDA
+    model and its SM count (CUDA's generators differ from the CPU's, and between GPU models), so
+    seed ``s`` names a different run on a CPU, a T4 and an H100."""
+    dev = device() if dev is None else torch.device(dev)
+    if dev.type == "cuda":
+        sms = torch.cuda.get_device_properties(dev).multi_processor_count
+        return f"{device_name(dev)}, {sms} SMs"
+    return device_name(dev)
+
+
 def banner(profile: Profile) -> str:
     """One line for the top of a chapter: profile, device and hardware."""
     return (

@@ -71,6 +71,11 @@ def plateau_time(
 
 
 
+def _check_record(record: object) -> None:
+    if not isinstance(record, dict) or not isinstance(record.get("steps"), list):
+        raise TypeError(f"record must be a run record (a dict with a 'steps' list), got {type(record).__name__}.")
+
+
 def escape_step(
     record: dict, fraction: float | None = None, accuracy: float | None = None, curve: str = "test"
 ) -> float:
@@ -82,6 +87,7 @@ def escape_step(
     the training distribution, with its repetition); App. D.1 leaves the choice open for
     Transformers, so the chapters show both.
     """
+    _check_record(record)
     checks.choice("curve", curve, ("test", "train"))
     if (fraction is None) == (accuracy is None):
         raise ValueError("give exactly one of fraction and accuracy.")
@@ -94,7 +100,7 @@ def escape_step(
         return math.inf
     if fraction is None:
         return first_crossing(steps, record[f"{curve}_acc"], accuracy, direction="above")
-    losses = record[f"{curve}_loss"]
+    losses = [math.nan if v is None else v for v in record[f"{curve}_loss"]]  # null: non-finite
     if not math.isfinite(losses[0]):  # diverged from the start: there is no plateau to leave
         return math.inf
     return first_crossing(steps, losses, fraction * losses[0])
@@ -111,6 +117,7 @@ def attention_step(record: dict, level: float = ATTENTION_LEVEL) -> float:
     The emergence of sparse attention itself, which the paper's loss threshold (App. D.1)
     measures only indirectly: after it the model still has to learn the ``d x d`` map.
     """
+    _check_record(record)
     level = checks.real("level", level, above=0, below=1)
     attention = record.get("probes", {}).get("readout_attention")
     if not attention:

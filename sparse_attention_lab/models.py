@@ -77,8 +77,7 @@ class TransformerConfig:
         checks.elements("d_out", width * self.d_out, "the readout of d_model x d_out")
         checks.elements("d_qk", width * heads, "a query map of d_model x n_heads d_qk")
         checks.elements("mlp_factor", width * width * self.mlp_factor, "an MLP layer of d_model x mlp_factor d_model")
-        per_layer = 2 * width * heads + 2 * width * width + 2 * self.mlp_factor * width * width
-        checks.elements("n_layers", self.n_layers * per_layer, "the n_layers blocks' parameters")
+        checks.elements("n_layers", self.parameters, "the n_layers blocks' parameters")
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"n_heads ({self.n_heads}) must divide d_model ({self.d_model}): "
@@ -89,6 +88,14 @@ class TransformerConfig:
             raise ValueError(
                 f"for one-hot inputs d_in (vocabulary, {self.d_in}) must equal d_out ({self.d_out})."
             )
+
+    @property
+    def parameters(self) -> int:
+        """Parameters of one model, to the leading terms: input embedding, blocks (attention and
+        MLP weights) and readout (what the size guards count)."""
+        width, heads = self.d_model, self.n_heads * self.d_qk
+        per_layer = 2 * width * heads + 2 * width * width + 2 * self.mlp_factor * width * width
+        return self.d_in * width + self.n_layers * per_layer + width * self.d_out
 
     @property
     def d_value(self) -> int:
@@ -102,6 +109,8 @@ class TransformerConfig:
 
 def sinusoidal_positions(length: int, width: int) -> torch.Tensor:
     """The sinusoidal positional encoding of Vaswani et al. (2017), shape ``(length, width)``."""
+    length, width = checks.positive_int("length", length), checks.positive_int("width", width)
+    checks.elements("length", length * width, "a positional table of length x width")
     position = torch.arange(length, dtype=torch.float32)[:, None]
     frequency = torch.exp(-math.log(10_000.0) * torch.arange(0, width, 2, dtype=torch.float32) / width)
     table = torch.zeros(length, width)
@@ -173,11 +182,12 @@ class Attention(nn.Module):
         self.out = init.linear(h * config.d_value, config.d_model)
 
     def forward(
-        self, x: torch.Tensor, return_attention: bool, last_query_only: bool = False
+        self, x: torch.Tensor, return_attention: bool, last_query_only: bool = False, readout_row: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``x`` ``(E, batch, T, d_model)`` -> output ``(E, batch, T_q, d_model)``, and maps
         ``(E, batch, heads, T_q, T)`` if asked; ``T_q = 1`` (the last position's query) with
-        ``last_query_only``, else ``T``."""
+        ``last_query_only``, else ``T``. ``readout_row`` returns only the last position's row of
+        the map, ``(E, batch, heads, 1, T)``, without ever holding the full map."""
         E, batch, T, _ = x.shape
         h, c = self.config.n_heads, self.config
         queries = x[:, :, -1:] if last_query_only else x  # (E, batch, T_q, d_model)
@@ -199,6 +209,9 @@ class Attention(nn.Module):
             maps = weights.reshape(E, batch, h, T_q, T)
         else:
             mixed = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            if readout_row:  # the last position sees every position: no causal mask on its row
+                row = (q[:, :, -1:] @ k.transpose(-1, -2) / math.sqrt(c.d_qk)).softmax(dim=-1)
+                maps = row.reshape(E, batch, h, 1, T)
         mixed = mixed.transpose(1, 2).reshape(E, batch, T_q, h * c.d_value)
         return self.out(mixed), maps
 
@@ -222,12 +235,12 @@ class Block(nn.Module):
         return h + update if self.skip else update
 
     def forward(
-        self, h: torch.Tensor, return_attention: bool, last_position_only: bool = False
+        self, h: torch.Tensor, return_attention: bool, last_position_only: bool = False, readout_row: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``h`` ``(E, batch, T, d_model)`` -> ``(E, batch, T, d_model)``, or the last position
         only, ``(E, batch, 1, d_model)``, with ``last_position_only`` (keys and values still
-        come from every position)."""
-        update, maps = self.attention(self.attention_norm(h), return_attention, last_position_only)
+        come from every position); the map, or its last row, as :class:`Attention` gives it."""
+        update, maps = self.attention(self.attention_norm(h), return_attention, last_position_only, readout_row)
         h = self._add(h[:, :, -1:] if last_position_only else h, update)
         if self.has_mlp:
             h = self._add(h, self.mlp_out(F.relu(self.mlp_in(self.mlp_norm(h)))))
@@ -242,9 +255,10 @@ class Transformer(nn.Module):
 
     def __init__(self, config: TransformerConfig, n_models: int = 1, seeds: list[int] | None = None) -> None:
         super().__init__()
-        if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
-            raise ValueError(f"n_models must be a positive integer, got {n_models!r}.")
-        seeds = list(range(n_models)) if seeds is None else [int(s) for s in seeds]
+        n_models = checks.positive_int("n_models", n_models)
+        checks.elements("n_models", n_models * config.parameters,
+                        f"an ensemble of n_models x {config.parameters:,} parameters")
+        seeds = list(range(n_models)) if seeds is None else checks.seed_list("seeds", seeds, distinct=False)
         if len(seeds) != n_models:
             raise ValueError(f"seeds must hold n_models = {n_models} entries, got {len(seeds)}.")
         self.config, self.n_models, self.seeds = config, n_models, seeds
@@ -280,28 +294,33 @@ class Transformer(nn.Module):
         return self.positions[:length]
 
     def forward(
-        self, x: torch.Tensor, return_attention: bool = False
+        self, x: torch.Tensor, return_attention: bool = False, readout_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Predictions ``(n_models, batch, d_out)`` read at the last position.
 
         With ``return_attention=True`` every block runs in full (``readout_only`` is ignored)
         and the call also returns one map per layer, of shape
         ``(n_models, batch, heads, T_q, T_k)`` (rows sum to 1; ``T + 1`` positions for vector
-        inputs, the last being the readout token).
+        inputs, the last being the readout token). ``readout_attention=True`` returns only the
+        last position's row of each map, ``(n_models, batch, heads, 1, T_k)``: the memory of one
+        row, not of ``T_k`` rows.
         """
         if x.shape[0] != self.n_models:
             raise ValueError(f"x must have a leading dimension n_models = {self.n_models}, got {x.shape[0]}.")
-        h = self._embed(x)
+        # The residual stream stays float32 under bf16 autocast for both input kinds (a one-hot
+        # lookup is float32, a linear embedding would be bf16): only the matrix products drop.
+        h = self._embed(x).float()
         if self.config.positional:
-            h = h + self._positions(h.shape[2]).to(h.dtype)
+            h = h + self._positions(h.shape[2])
         readout_only = self.config.readout_only and not return_attention
         maps = []
         for index, block in enumerate(self.blocks):
             last = readout_only and index == len(self.blocks) - 1
-            h, layer_maps = block(h, return_attention, last_position_only=last)
+            h, layer_maps = block(h, return_attention, last_position_only=last,
+                                  readout_row=readout_attention and not return_attention)
             maps.append(layer_maps)
         out = self.readout(self.final_norm(h[:, :, -1]))
-        return (out, maps) if return_attention else out
+        return (out, maps) if return_attention or readout_attention else out
 
     def flops_per_sequence(self, T: int) -> int:
         """Multiply-adds x 2 of one forward pass on one sequence of ``T`` tokens (one member).

@@ -21,22 +21,30 @@ from sparse_attention_lab.experiments.schedules import (
     ConstantSchedule,
     SwitchSchedule,
 )
-from sparse_attention_lab.fitting import fit_power_law
-from sparse_attention_lab.hardware import current_profile
-from sparse_attention_lab.measure import escape_step, first_crossing, plateau_time
-from sparse_attention_lab.models import TransformerConfig
+from sparse_attention_lab.fitting import bootstrap_stderr, fit_power_law
+from sparse_attention_lab.hardware import current_profile, device
+from sparse_attention_lab.measure import attention_step, escape_step, first_crossing, plateau_time
+from sparse_attention_lab.models import Transformer, TransformerConfig, sinusoidal_positions
+from sparse_attention_lab.runs.results import config_key
 from sparse_attention_lab.runs.sweep import run_sweep
 from sparse_attention_lab.tasks import (
     AssociativeRecall,
     SingleLocationRegression,
     check_sizes,
     checks,
+    query_slots,
     teacher_matrix,
 )
 from sparse_attention_lab.theory import reduced
-from sparse_attention_lab.theory.toy import ToyAttention, expected_loss
+from sparse_attention_lab.theory.toy import ToyAttention, alignment, expected_loss
 from sparse_attention_lab.training.toy_sgd import train_sgd
 from sparse_attention_lab.training.trainer import TrainConfig, train
+from sparse_attention_lab.views.scorecard import (
+    Scorecard,
+    exponent_verdict,
+    value_verdict,
+    with_error,
+)
 
 NAN, INF = math.nan, math.inf
 BIG = 10**9
@@ -137,11 +145,68 @@ CASES = [
     ("sweep seeds float", lambda tmp: sweep(tmp, seeds=2.0), "seeds", False),
     ("sweep profile int", lambda tmp: sweep(tmp, profile=5), "profile", False),
     ("current_profile int", lambda _: current_profile(5), "name", False),
+    ("bootstrap y nan", lambda _: bootstrap_stderr(np.append(Y, NAN), np.arange(5), T=np.append(X, 32.0)), "y", False),
+    ("bootstrap feature zero", lambda _: bootstrap_stderr(Y, np.arange(4), T=np.array([0.0, 4, 8, 16])), "T", False),
+    # issue 27: silent wrong answers, stray exceptions and memory past the guards
+    ("linear_rate T zero", lambda _: reduced.linear_rate(0, 4), "T", False),
+    ("linear_rate d negative", lambda _: reduced.linear_rate(64, -1), "d", False),
+    ("linear_rate B negative", lambda _: reduced.linear_rate(64, 4, B=-1), "B", False),
+    ("linear_rate p above 1", lambda _: reduced.linear_rate(64, 4, p=2.0), "p", False),
+    ("attention T zero", lambda _: reduced.attention(0.0, 0), "T", False),
+    ("attention B zero", lambda _: reduced.attention(0.0, 64, B=0), "B", False),
+    ("coefficients T zero", lambda _: reduced.coefficients(0, 4), "T", False),
+    ("coefficients d negative", lambda _: reduced.coefficients(64, -1), "d", False),
+    ("coefficients T bool", lambda _: reduced.coefficients(np.array([True]), 4), "T", False),
+    ("coefficients T fractional", lambda _: reduced.coefficients(np.array([64.0, 2.5]), 4), "T", False),
+    ("reduced_loss d zero", lambda _: reduced.reduced_loss(0.1, 0.0, 64, 0), "d", False),
+    ("reduced_gradient T negative", lambda _: reduced.reduced_gradient(0.1, 0.0, -1, 4), "T", False),
+    ("repetition_loss p above 1", lambda _: reduced.repetition_loss(0.0, 0.0, 0.0, 64, 4, 1.5), "p", False),
+    ("repetition_speedup d zero", lambda _: reduced.repetition_speedup(0, 0.5), "d", False),
+    ("repetition_speedup d negative", lambda _: reduced.repetition_speedup(-4, 0.5), "d", False),
+    ("repetition_speedup p above 1", lambda _: reduced.repetition_speedup(16, 2.0), "p", False),
+    ("w_inf T zero", lambda _: reduced.w_inf(0.5, 0, 4), "T", False),
+    ("w_inf d zero", lambda _: reduced.w_inf(0.5, 64, 0), "d", False),
+    ("hessian T zero", lambda _: reduced.hessian_eigenvalues(0.1, 0.0, 0, 4), "T", False),
+    ("plateau_lengths T fractional", lambda _: reduced.plateau_lengths(np.array([2.5]), 4), "T", False),
+    ("query_slots None", lambda _: query_slots(None), "tokens", False),
+    ("query_slots float", lambda _: query_slots(torch.zeros(2, 3)), "tokens", False),
+    ("query_slots negative id", lambda _: query_slots(torch.tensor([[-1, 2, 3]])), "tokens", False),
+    ("regression generator str", lambda _: TASK.sample(4, generator="x"), "generator", False),
+    ("regression device bad", lambda _: TASK.sample(4, device="gpu:x"), "device", False),
+    ("recall n_tokens permutation huge", lambda _: AssociativeRecall(3, 2**28 + 1), "n_tokens", True),
+    ("transformer n_models huge", lambda _: Transformer(MODEL, n_models=10**7), "n_models", True),
+    ("transformer seeds float", lambda _: Transformer(MODEL, n_models=1, seeds=[1.5]), "seeds", False),
+    ("transformer seeds bool", lambda _: Transformer(MODEL, n_models=1, seeds=[True]), "seeds", False),
+    ("model n_layers huge", lambda _: TransformerConfig(4, 4, n_layers=10**6), "n_layers", True),
+    ("sinusoidal length zero", lambda _: sinusoidal_positions(0, 8), "length", False),
+    ("sinusoidal width negative", lambda _: sinusoidal_positions(4, -2), "width", False),
+    ("sinusoidal huge", lambda _: sinusoidal_positions(10**6, 10**4), "length", True),
+    ("alignment shape mismatch", lambda _: alignment(torch.zeros(2, 2), torch.zeros(3, 3)), "W", False),
+    ("train seeds too many", lambda _: train(TASK, MODEL, QUICK, seeds=range(5000)), "seeds", False),
+    ("escape_step record None", lambda _: escape_step(None, fraction=0.2), "record", False),
+    ("escape_step record without steps", lambda _: escape_step({"test_loss": [1.0]}, fraction=0.2), "record", False),
+    ("attention_step record None", lambda _: attention_step(None), "record", False),
+    ("with_error negative", lambda _: with_error(1.0, -0.5), "stderr", False),
+    ("exponent_verdict negative", lambda _: exponent_verdict(1.0, -0.1, 1.2), "stderr", False),
+    ("value_verdict rel_tol bool", lambda _: value_verdict(1.0, 1.0, True), "rel_tol", False),
+    ("value_verdict rel_tol negative", lambda _: value_verdict(1.0, 1.0, -1.0), "rel_tol", False),
+    ("scorecard rel_tol bool", lambda _: Scorecard("x").value("w", 1.0, 1.0, True, "s"), "rel_tol", False),
+    ("config_key nan", lambda _: config_key({"T": NAN}), "config['T']", False),
+    ("config_key inf nested", lambda _: config_key({"lr": [1e-4, INF]}), "config['lr'][1]", False),
+    ("config_key not a dict", lambda _: config_key([1, 2]), "config", False),
+    ("sweep pack str", lambda tmp: sweep(tmp, pack="no"), "pack", False),
+    ("sweep seeds huge", lambda tmp: sweep(tmp, seeds=10**9), "seeds", False),
+    ("sweep seeds 31 digits", lambda tmp: sweep(tmp, seeds=10**30), "seeds", False),
+    ("sweep device bad", lambda tmp: sweep(tmp, device="cpu:abc"), "device", False),
+    ("device cpu:abc", lambda _: device("cpu:abc"), "device", False),
+    ("device int", lambda _: device(0), "device", False),
+    ("checks.real huge int", lambda _: checks.real("x", 10**400), "x", False),
+    ("checks.probability huge int", lambda _: checks.probability("p", 10**400), "p", False),
 ]
 
 
 def test_table_is_large():
-    assert len(CASES) >= 40
+    assert len(CASES) >= 120
     assert len({case[0] for case in CASES}) == len(CASES)
 
 
@@ -150,11 +215,11 @@ def test_invalid_input_raises_value_error_naming_the_argument(call, name, size_g
     fastest = math.inf
     for _ in range(3 if size_guard else 1):
         start = time.perf_counter()
-        with pytest.raises(ValueError) as info:
+        with pytest.raises((ValueError, TypeError)) as info:
             call(tmp_path)
         fastest = min(fastest, time.perf_counter() - start)
     message = str(info.value)
-    assert re.search(rf"(?<![\w']){re.escape(name)}(?![\w'])", message), message
+    assert re.search(rf"(?<![\w']){re.escape(name)}(?![\w'])", message) or name.endswith("]") and name in message, message
     assert "\n" not in message, message
     if size_guard:
         assert f"{checks.MAX_ELEMENTS:,}" in message, message
@@ -216,3 +281,16 @@ def test_size_guard_names_the_limit_and_allows_the_limit_itself():
         checks.elements("batch_size", checks.MAX_ELEMENTS + 1, "a batch")
     # The largest tensor any profile draws: chapter 0's laptop sample, 8192 x 2048 x 32.
     checks.elements("samples", 8192 * 2048 * 32, "the sample")
+
+
+def test_a_run_that_diverged_at_step_0_has_no_plateau_to_leave():
+    """The record a sweep writes for it stores its losses as null (issue 27): the escape is never."""
+    record = {"steps": [0, 10], "test_loss": [None, None], "train_loss": [None, None]}
+    assert escape_step(record, fraction=0.2) == math.inf
+    assert escape_step({"steps": [0, 10, 20], "test_loss": [1.0, None, 0.1]}, fraction=0.2) == 20
+
+
+def test_theory_accepts_integral_float_grids():
+    """Grids of T and d built with numpy floats stay valid; only non-integers are refused."""
+    assert np.allclose(reduced.coefficients(np.array([64.0, 128.0]), 8.0).T, [64, 128])
+    assert reduced.repetition_speedup(np.array([16.0, 64.0]), 0.5).shape == (2,)

@@ -2,9 +2,11 @@
 
 import importlib.util
 import json
+import math
 from pathlib import Path
 
 import pytest
+import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "device_check.py"
 
@@ -29,9 +31,19 @@ def test_smoke_run_writes_every_section(tmp_path):
     for task in ("regression", "recall"):
         assert sections["agreement"][task]["same_batches"]["max_relative_test_loss_gap_before_escape"] < 1e-5
     assert sections["agreement"]["toy_sgd"]["same_batches"]["max_relative_loss_gap_before_escape"] < 1e-5
+    # Issue 26 item 5: the smoke runs escape, so every comparison is exercised, and each section
+    # says what it would cost on an H100.
+    for task in ("regression", "recall"):
+        assert all(sections["agreement"][task]["escaped"]), task
+    assert all(sections["agreement"]["toy_sgd"]["escaped"])
     packed = sections["agreement"]["packed_p"]
-    assert packed["max_relative_test_loss_gap"] < 1e-5 and packed["same_escape"]
-    assert {"fp32", "tf32", "bf16"} <= {key.split()[2] for key in sections["throughput"]}
+    assert packed["escaped"] == 12 and packed["same_escape"] and packed["same_lengths"]
+    assert packed["max_relative_test_loss_gap"] < 1e-5
+    assert all(isinstance(e, float) and math.isfinite(e) for task in ("regression", "recall")
+               for e in sections["precision"][task]["escape_steps"]["fp32"])
+    assert all("h100_estimate_s" in section["cost"] for section in sections.values())
+    assert sections["agreement"]["cost"]["h100_estimate_s"] > 0
+    assert {"fp32", "tf32", "bf16"} <= {key.split()[2] for key in sections["throughput"] if key != "cost"}
     assert sections["fig3_paper"]["runs_after"] == 9 and (tmp_path / "fig3_ci.jsonl").exists()
 
 
@@ -43,3 +55,21 @@ def test_without_a_gpu_the_full_check_refuses(capsys):
     with pytest.raises(SystemExit):
         load_script().main(["--out", "/dev/null"])
     assert "--smoke" in capsys.readouterr().err
+
+
+def test_same_escapes_tolerates_rounding_but_not_a_different_escape():
+    """Issue 26 item 5: escape steps of runs that differ by float rounding are compared with a
+    tolerance, never with ==."""
+    same = load_script()._same_escapes
+    assert same([100.0, None, math.inf], [100.00001, None, None])
+    assert not same([100.0], [101.0]) and not same([100.0], [None]) and not same([1.0], [1.0, 2.0])
+
+
+def test_a_section_stops_its_runs_when_its_share_is_spent():
+    """Issue 26 item 5: every section checks the clock, inside runs too (a train callback)."""
+    script = load_script()
+    clock = script.Clock(10.0)
+    clock.share_end = -1.0  # already spent
+    assert clock.over() and clock.stop(0, [])
+    out = script.agreement(torch.device("cpu"), True, clock)
+    assert all("out of time" in section["status"] for section in out.values())

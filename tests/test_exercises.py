@@ -329,3 +329,11 @@ def test_a_number_left_as_ellipsis_or_of_the_wrong_type(check):
 def test_verdict_shows_nothing_more_in_a_notebook():
     verdict = Verdict("x", CORRECT, "Correct: yes")
     assert verdict._ipython_display_() is None and str(verdict) == "Correct: yes"
+
+
+def test_checkers_answer_any_number_even_one_beyond_float():
+    """Issue 27: an int too large for a float, or an array where a word is expected, gets "Not yet"."""
+    from sparse_attention_lab.exercises import introduction, repetition
+
+    assert not introduction.check_plateau_ratio(10**400).correct
+    assert not repetition.check_repetition_race(np.array(["B", "p"]), 2.0).correct

@@ -192,3 +192,30 @@ def test_invalid_ensemble_and_inputs():
         model(torch.randn(2, 1, 4, 6))
     with pytest.raises(ValueError, match="d_in"):
         onehot_config(d_out=12)
+
+
+def test_readout_attention_is_the_last_row_of_the_full_maps():
+    """Issue 26 item 4: the probe reads one row per layer without holding the (T+1) x (T+1) maps."""
+    config = TransformerConfig(5, 3, n_layers=2, n_heads=2, d_model=16, d_qk=8, causal=True)
+    model = Transformer(config, n_models=2)
+    x = torch.randn(2, 4, 12, 5)
+    out_full, maps = model(x, return_attention=True)
+    out_rows, rows = model(x, readout_attention=True)
+    torch.testing.assert_close(out_rows, out_full, rtol=1e-5, atol=1e-6)
+    for full, row in zip(maps, rows, strict=True):
+        assert row.shape == (2, 4, 2, 1, 13)
+        torch.testing.assert_close(row[:, :, :, 0], full[:, :, :, -1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("input_kind", ["vector", "onehot"])
+def test_the_residual_stream_is_float32_under_bf16_autocast_for_both_input_kinds(input_kind):
+    """Issue 26 item 8: regression's linear embedding made its residual stream bf16 under autocast,
+    while recall's one-hot lookup kept float32; the precision comparison treated them as alike."""
+    config = TransformerConfig(8, 8, n_layers=2, n_heads=2, d_model=16, d_qk=8, input_kind=input_kind)
+    model = Transformer(config, n_models=1)
+    seen = []
+    model.blocks[1].register_forward_pre_hook(lambda module, args: seen.append(args[0].dtype))
+    x = torch.randint(0, 8, (1, 2, 5)) if input_kind == "onehot" else torch.randn(1, 2, 5, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model(x)
+    assert seen == [torch.float32]

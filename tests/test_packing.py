@@ -107,3 +107,29 @@ def test_jobs_in_flight_take_turns_on_their_slots_devices(tmp_path, monkeypatch)
     jobs = sweeps._pending_jobs([{"T": T} for T in (2, 4, 8)], ["2", "4", "8"], [0], set())
     list(sweeps._execute(Pool(), packable_run, jobs, 2, False, ["cuda:0", "cuda:1"]))
     assert seen[:2] == ["cuda:0", "cuda:1"] and seen[2] in ("cuda:0", "cuda:1")  # the slot freed first
+
+
+# Runs that escape after real training (above chance: recall's 50% level, not 5% under chance
+# 1/12) and whose two configs stop at different steps (measured: 6 and 12 evaluations, 21 and 81).
+LONGER = {**TINY, "lr": 1e-3, "max_steps": 1500, "eval_every": 25, "stop_margin": 0.5, "escape_fraction": 0.4}
+RECALL_ESCAPES = {**TINY_RECALL, "n_pairs": 3, "n_tokens": 12, "lr": 3e-3, "max_steps": 2000, "eval_every": 25,
+                  "escape_accuracy": 0.5, "stop_margin": 0.5}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module, base, field, values", [
+    (regression, LONGER, "p", (0.0, 0.5)), (recall, RECALL_ESCAPES, "p", (0.0, 0.9)),
+])
+def test_a_packed_member_stops_where_it_would_alone(module, base, field, values):
+    """Issue 26 item 1: members that stop at different steps keep records of their own length
+    (before, a packed run's records ran on to the slowest member's stop)."""
+    configs = [{**base, field: v} for v in values]
+    alone = [r for c in configs for r in module.run(c, [0, 1])]
+    assert all(r["escaped"] and r["escape_step"] > 0 for r in alone), "the runs must escape after training"
+    lengths = {len(r["steps"]) for r in alone}
+    assert len(lengths) > 1, f"the members must stop at different steps, got lengths {lengths}"
+    packed = module.run([configs[0], configs[0], configs[1], configs[1]], [0, 1, 0, 1])
+    for a, b in zip(alone, packed, strict=True):
+        assert a["steps"] == b["steps"] and a["escape_step"] == pytest.approx(b["escape_step"], rel=1e-4)
+        for curve in ("test_loss", "train_loss", *(("test_acc",) if "test_acc" in a else ())):
+            np.testing.assert_allclose(b[curve], a[curve], rtol=1e-4, atol=1e-6)

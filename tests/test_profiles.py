@@ -39,14 +39,22 @@ def test_unknown_experiment_lists_known_ones():
         PROFILES["ci"].sizes("no_such_experiment")
 
 
-def test_missing_profile_entry_falls_back_to_laptop():
-    assert PROFILES["paper"].sizes("intro_gradient") == PROFILES["laptop"].sizes("intro_gradient")
-
-
-def test_every_sizes_entry_has_a_laptop_fallback():
+def test_an_entry_names_each_profile_or_says_others():
+    """Issue 26 item 3: no silent fallback to the laptop sizes. Each entry names every profile, or
+    states the sizes of the profiles it does not name under "others"."""
     for name, table in profiles.SIZES.items():
-        assert "laptop" in table, name
-        assert set(table) <= set(PROFILES), name
+        assert set(table) <= {*PROFILES, profiles.OTHERS}, name
+        assert profiles.OTHERS in table or set(PROFILES) <= set(table), name
+        if profiles.OTHERS in table:
+            assert set(table) != set(PROFILES) | {profiles.OTHERS}, f"{name}: 'others' covers no profile"
+    assert PROFILES["paper"].sizes("intro_gradient") == profiles.SIZES["intro_gradient"][profiles.OTHERS]
+
+
+def test_an_entry_without_the_profile_or_others_is_refused(monkeypatch):
+    monkeypatch.setitem(profiles.SIZES, "partial", {"ci": {"T": 8}, "laptop": {"T": 16}})
+    assert PROFILES["ci"].sizes("partial") == {"T": 8}
+    with pytest.raises(KeyError, match="no 'gpu' sizes and no 'others' entry"):
+        PROFILES["gpu"].sizes("partial")
 
 
 def test_device_is_cpu_without_cuda(monkeypatch):

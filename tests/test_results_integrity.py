@@ -109,3 +109,25 @@ def test_the_readme_quick_trial_leaves_the_book_data_untouched(tmp_path, monkeyp
     assert (tmp_path / "sal_results" / "fake_ci.jsonl").exists()
     after = {p.name: p.stat().st_mtime_ns for p in book_data.iterdir()} if book_data.is_dir() else {}
     assert after == before
+
+
+def test_a_sweep_resumed_on_another_device_says_the_streams_differ(tmp_path, capsys):
+    """Issue 26 item 6: seed s draws other batches on a GPU than on a CPU; a resume that mixes the
+    two in one file says so (the runs themselves are fine statistically)."""
+    out = tmp_path / "results.jsonl"
+    run_sweep(CONFIGS[:1], run=fake_run, seeds=1, out=out, progress=False, device="cpu")
+    capsys.readouterr()
+    lines = out.read_text().splitlines()
+    out.write_text(json.dumps({**json.loads(lines[0]), "device": "cuda (NVIDIA H100)"}) + "\n")
+    run_sweep(CONFIGS, run=fake_run, seeds=1, out=out, progress=False, device="cpu")
+    assert "1 on cuda (NVIDIA H100)" in capsys.readouterr().out
+    run_sweep(CONFIGS + [{"T": 8}], run=fake_run, seeds=1, out=tmp_path / "new.jsonl", progress=False, device="cpu")
+    assert "another device" not in capsys.readouterr().out
+
+
+def test_a_training_record_names_its_data_stream():
+    from sparse_attention_lab.experiments import regression
+
+    (record,) = regression.run({"T": 8, "d": 2, "d_model": 8, "d_qk": 4, "n_heads": 1, "n_layers": 1,
+                                "max_steps": 2, "eval_every": 1, "eval_size": 4, "progress": False}, [0])
+    assert record["settings"]["data_stream"] == "cpu"

@@ -4,6 +4,7 @@ import json
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -171,3 +172,49 @@ def test_invalid_seeds_raise():
     for seeds in ([1.7], [-1], "01", [True]):
         with pytest.raises(ValueError, match=r"^seeds must be"):
             train(TASK, MODEL, QUICK, seeds=seeds)
+
+
+@pytest.mark.slow
+def test_a_recall_run_stops_by_its_stop_level_and_reports_its_escape_level():
+    """Issue 26 item 2: a threshold crossed on the plateau (5% here: chance is 1/8) must not end
+    the run; ``stop_accuracy`` does, and ``escape_step`` still reports the lower level."""
+    from sparse_attention_lab.experiments import recall
+
+    config = {"n_pairs": 2, "n_tokens": 8, "d_model": 16, "d_qk": 8, "n_heads": 2, "n_layers": 2, "lr": 3e-3,
+              "max_steps": 1500, "eval_every": 25, "escape_accuracy": 0.05, "stop_accuracy": 0.5,
+              "stop_margin": 0.5, "progress": False}
+    (record,) = recall.run(config, [0])
+    stop_level = escape_step(record, accuracy=0.5)
+    assert record["escape_step"] == 0  # 5% is below chance: crossed at once, as on the paper's plateau
+    assert 0 < stop_level < math.inf and record["steps"][-1] >= 1.5 * stop_level
+    assert record["steps"][-1] < 1.5 * stop_level + 25  # ... and no later than the first evaluation after
+
+
+def test_evaluation_and_probe_in_chunks_equal_one_batch(monkeypatch):
+    """Issue 26 item 4: at long T the evaluation and the attention probe run in chunks of sequences;
+    the numbers are those of one batch."""
+    from sparse_attention_lab.experiments import regression
+    from sparse_attention_lab.training import trainer
+
+    config = {"T": 16, "d": 4, "d_model": 16, "d_qk": 8, "n_heads": 2, "n_layers": 2, "max_steps": 20,
+              "eval_every": 10, "eval_size": 64, "probe_attention": True, "progress": False}
+    whole = regression.run(config, [0, 1])
+    monkeypatch.setattr(trainer, "EVAL_ELEMENTS", 2 * 17 * 64 * 10)  # about 10 sequences per chunk
+    model = trainer.Transformer(regression.build(config)[1], n_models=2)
+    assert trainer.eval_chunk(model, 17) == 10
+    chunked = regression.run(config, [0, 1])
+    for a, b in zip(whole, chunked, strict=True):
+        np.testing.assert_allclose(b["test_loss"], a["test_loss"], rtol=1e-5)
+        np.testing.assert_allclose(b["probes"]["readout_attention"], a["probes"]["readout_attention"], rtol=1e-5)
+
+
+def test_evaluation_chunks_bound_memory_at_the_papers_width_and_long_sequences():
+    from sparse_attention_lab.experiments import regression
+    from sparse_attention_lab.training import trainer
+
+    model_config = regression.build({"T": 256, "d": 16})[1]  # the paper's width
+    model = trainer.Transformer(model_config, n_models=1)
+    model.n_models = 12  # a packed dozen: only the count matters here
+    size = trainer.eval_chunk(model, 257)
+    assert 1 <= size < 512 and size * 12 * 257 * max(4 * 256, 4 * 257) <= trainer.EVAL_ELEMENTS
+    assert trainer.eval_chunk(model, 2049) == 1  # T = 2k: one sequence at a time (its scores alone are 0.8 GB)

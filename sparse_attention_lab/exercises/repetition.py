@@ -79,7 +79,7 @@ def check_repetition_race(faster: str, speedup: float, T: int = 512, d: int = 25
     """
     if faster is Ellipsis or faster is None:
         raise verdict.NotAttempted("`faster` is still `...`: write \"B\" or \"p\" in the cell above, run it, then this one.")
-    if faster not in ("B", "p"):
+    if not isinstance(faster, str) or faster not in ("B", "p"):
         raise verdict.Rejected(f"`faster` should be \"B\" or \"p\", got {faster!r}.")
     guess = number(speedup, "speedup")
     if guess < 1:

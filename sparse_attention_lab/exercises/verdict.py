@@ -122,6 +122,8 @@ def number(value: Any, name: str) -> float:
         raise Rejected(f"`{name}` should be a number, got {value!r}.")
     try:
         result = float(np.asarray(_numpy(value), dtype=float).reshape(()))
+    except OverflowError:  # an int beyond float's range
+        result = math.inf
     except (TypeError, ValueError):
         raise Rejected(f"`{name}` should be a number, got {short(value)} ({type(value).__name__}).") from None
     if not math.isfinite(result):
@@ -133,7 +135,7 @@ def array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
     """The reader's array (numpy, torch or nested lists) as floats of the expected ``shape``."""
     try:
         result = np.asarray(_numpy(value), dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise Rejected(f"`{name}` should be an array of numbers, got {type(value).__name__}.") from None
     if result.shape != tuple(shape):
         raise Rejected(f"`{name}` should have shape {tuple(shape)}, got {result.shape}.")

@@ -40,7 +40,7 @@ def emergence_law(records: Iterable[dict], accuracy: float, curve: str = "test")
     (one point per seed), and the bootstrap standard error of each exponent over seeds."""
     rows = [r for r in recall.emergence_rows(records, accuracy, curve) if 0 < r["emergence"] < math.inf]
     if not rows:
-        raise ValueError(f"no run reached accuracy {accuracy} after step 0.")
+        raise ValueError(f"records: no run reached accuracy {accuracy} after step 0.")
     y = [r["emergence"] for r in rows]
     features = {"N_tokens": [r["n_tokens"] for r in rows], "N_pairs": [r["n_pairs"] for r in rows]}
     return fit_power_law(y, **features), bootstrap_stderr(y, [r["seed"] for r in rows], **features)

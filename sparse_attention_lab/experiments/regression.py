@@ -33,7 +33,7 @@ from sparse_attention_lab.runs.results import config_key
 from sparse_attention_lab.tasks import SingleLocationRegression, checks
 from sparse_attention_lab.theory.reduced import plateau_lengths, repetition_speedup
 from sparse_attention_lab.training.record import RunRecord
-from sparse_attention_lab.training.trainer import Callback, Probe, TrainConfig, train
+from sparse_attention_lab.training.trainer import Callback, Probe, TrainConfig, eval_chunk, train
 
 TASK_FIELDS = ("T", "d", "B", "p", "position", "feature", "task_seed", "signed_repeat")
 MODEL_FIELDS = tuple(f.name for f in fields(TransformerConfig) if f.name not in ("d_in", "d_out"))
@@ -93,11 +93,16 @@ def relevant_attention_probe(task: SingleLocationRegression, n_sequences: int = 
 
     @torch.no_grad()
     def probe(model: Transformer, step: int) -> dict[str, torch.Tensor]:
-        inputs = x.to(next(model.parameters()).device).expand(model.n_models, *x.shape)
-        _, maps = model(inputs, return_attention=True)
-        readout_rows = torch.stack([m[:, :, :, -1, :] for m in maps], dim=2)  # (E, n, L, H, T+1)
-        on_relevant = (readout_rows * mask.to(readout_rows.device)[:, None, None, :]).sum(-1)
-        return {"readout_attention": on_relevant.mean(1).cpu()}
+        device = next(model.parameters()).device
+        size = eval_chunk(model, x.shape[1] + 1)
+        parts = []
+        for start in range(0, n_sequences, size):  # chunks bound the memory at long T
+            inputs = x[start:start + size].to(device).expand(model.n_models, -1, -1, -1)
+            _, rows = model(inputs, readout_attention=True)  # per layer (E, n, H, 1, T+1)
+            readout_rows = torch.stack([m[:, :, :, 0, :] for m in rows], dim=2)  # (E, n, L, H, T+1)
+            chunk_mask = mask[start:start + size].to(device)[:, None, None, :]
+            parts.append((readout_rows * chunk_mask).sum(-1))  # (E, n, L, H)
+        return {"readout_attention": torch.cat(parts, dim=1).mean(1).cpu()}
 
     return probe
 

@@ -63,8 +63,24 @@ def json_ready(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
+def _finite_config(config: Any, where: str = "config") -> None:
+    """``ValueError`` naming the key of a non-finite number (JSON would store it as null)."""
+    if isinstance(config, Mapping):
+        for key, value in config.items():
+            _finite_config(value, f"{where}[{key!r}]")
+    elif isinstance(config, (list, tuple)):
+        for i, value in enumerate(config):
+            _finite_config(value, f"{where}[{i}]")
+    elif isinstance(config, float) and not math.isfinite(config):
+        raise ValueError(f"{where} must be a finite number, got {config!r}.")
+
+
 def config_key(config: Mapping[str, Any]) -> str:
-    """Canonical JSON of a config (sorted keys, no spaces): half of a run's resume key."""
+    """Canonical JSON of a config (sorted keys, no spaces): half of a run's resume key.
+    ``ValueError`` for a non-finite number, which would be stored as null."""
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a dict, got {type(config).__name__}.")
+    _finite_config(config)
     return json.dumps(json_ready(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 

@@ -39,7 +39,7 @@ import torch
 from sparse_attention_lab import experiments
 from sparse_attention_lab.experiments import DEFAULT_SEEDS, step_cap, with_step_cap
 from sparse_attention_lab.experiments.packing import PACKABLE, pack_key
-from sparse_attention_lab.hardware import STEP_CAP_VAR, current_profile
+from sparse_attention_lab.hardware import STEP_CAP_VAR, current_profile, data_stream
 from sparse_attention_lab.hardware import device as check_device
 from sparse_attention_lab.profiles import Profile
 from sparse_attention_lab.runs.estimate import Speed, describe_estimate, recorded_speed
@@ -69,6 +69,28 @@ def default_output(name: str, profile: Profile) -> Path:
     """``./sal_results/<name>_<profile>.jsonl`` in the working directory: never the book's
     committed ``book/data``, which a sweep writes only when asked by name (``out``)."""
     return Path.cwd() / LOCAL_OUTPUT / f"{name}_{profile.name}.jsonl"
+
+
+def _stream_of(record: Mapping[str, Any]) -> str:
+    """A record's data stream (older records without one: the device they trained on)."""
+    settings = record.get("settings")
+    stream = settings.get("data_stream") if isinstance(settings, Mapping) else None
+    return str(stream or record.get("device", "unknown"))
+
+
+def _note_other_streams(plan: _Plan, earlier: Mapping[tuple[str, int], dict], device: str | None) -> None:
+    """Say so when the runs to come draw their batches from another stream than runs in the file
+    (another device kind or GPU model): their seeds name other runs, which is fine statistically."""
+    ours = data_stream(check_device(device))
+    others: dict[str, int] = {}
+    for record in earlier.values():
+        stream = _stream_of(record)
+        if stream != ours:
+            others[stream] = others.get(stream, 0) + 1
+    if others:
+        which = ", ".join(f"{count} on {stream}" for stream, count in sorted(others.items()))
+        print(f"Note: {plan.out} holds runs whose batches were drawn on another device ({which}); "
+              f"the new runs draw theirs on {ours}, so the same seed is not the same run across them.")
 
 
 def _check_same_sweep(plan: _Plan, earlier: Mapping[tuple[str, int], dict]) -> None:
@@ -301,12 +323,16 @@ def run_sweep(
         workers = 1 if kind == "inline" else default_workers()
     if pack is None:
         pack = check_device(device).type == "cuda"
+    elif not isinstance(pack, bool):
+        raise ValueError(f"pack must be True, False or None (on CUDA only), got {pack!r}.")
     packing = (lambda config: pack_key(config, plan.packable)) if pack and plan.packable else None
 
     with ResultsFile(plan.out) as results:
         earlier = {run_key(r): r for r in load_results(plan.out)}
         _check_same_sweep(plan, earlier)
         jobs = _pending_jobs(plan.configs, plan.keys, plan.seeds, set(earlier), packing)
+        if jobs:
+            _note_other_streams(plan, earlier, device)
         parallel = min(workers or len(jobs), len(jobs)) or 1
         speed = _announce(plan, profile, jobs, parallel, earlier)
         if not jobs:

@@ -88,7 +88,10 @@ def real(
     """``value`` as a finite ``float``, checked against the bounds given (``above``: ``>``, ``at_least``: ``>=``)."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
     if ok:
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float's range
+            number = math.inf
         ok = math.isfinite(number)
         ok = ok and (above is None or number > above) and (at_least is None or number >= at_least)
         ok = ok and (below is None or number < below) and (at_most is None or number <= at_most)

@@ -19,7 +19,12 @@ def sampling_device(generator: torch.Generator | None, device: torch.device | st
     ``ValueError`` (naming ``device``) when both are given and disagree: torch draws with a
     generator only on its own device.
     """
-    wanted = None if device is None else torch.device(device)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
+    try:
+        wanted = None if device is None else torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}.") from None
     if generator is None:
         return wanted or torch.device("cpu")
     if wanted is not None and wanted.type != generator.device.type:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 
 from sparse_attention_lab.tasks import checks
@@ -57,7 +58,7 @@ class AssociativeRecall:
     def __post_init__(self) -> None:
         n_pairs = checks.positive_int("n_pairs", self.n_pairs)
         n_tokens = checks.positive_int("n_tokens", self.n_tokens)
-        checks.elements("n_tokens", n_tokens, "the vocabulary's permutation")
+        checks.elements("n_tokens", 2 * n_tokens, "the vocabulary's permutation (int64: two float32 elements each)")
         if n_pairs >= n_tokens:
             raise ValueError(
                 f"n_pairs ({self.n_pairs}) must be smaller than n_tokens ({self.n_tokens}): the keys "
@@ -134,6 +135,14 @@ class AssociativeRecall:
 
 def query_slots(tokens: torch.Tensor) -> torch.Tensor:
     """Boolean ``(..., n_pairs)``: which pair slots of ``tokens`` hold the query key (the last token)."""
+    if isinstance(tokens, np.ndarray) and np.issubdtype(tokens.dtype, np.integer):
+        tokens = torch.as_tensor(tokens)
+    if not isinstance(tokens, torch.Tensor) or tokens.is_floating_point() or tokens.is_complex() \
+            or tokens.dtype == torch.bool or tokens.ndim == 0:
+        raise TypeError(f"tokens must be a tensor (or numpy array) of integer token ids, got {type(tokens).__name__}"
+                        f"{'' if not hasattr(tokens, 'dtype') else ' of ' + str(tokens.dtype)}.")
+    if tokens.numel() and int(tokens.min()) < 0:
+        raise ValueError(f"tokens must be non-negative token ids, got {int(tokens.min())}.")
     if tokens.shape[-1] % 2 != 1 or tokens.shape[-1] < 3:
         raise ValueError(f"tokens must have an odd length 2 n_pairs + 1 >= 3, got {tokens.shape[-1]}.")
     return tokens[..., 0:-1:2] == tokens[..., -1:]

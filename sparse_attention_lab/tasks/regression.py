@@ -19,7 +19,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from sparse_attention_lab.tasks import checks
 from sparse_attention_lab.tasks.device import on_device, sampling_device
@@ -39,6 +41,34 @@ def check_sizes(T: int, d: int, B: int = 1, p: float = 0.0) -> tuple[int, int, i
     d = checks.positive_int("d", d)
     B = checks.integer("B", B, minimum=1, maximum=T - 1, why=f"B < T = {T}")
     return T, d, B, checks.probability("p", p)
+
+
+def check_settings(T: ArrayLike, d: ArrayLike, B: ArrayLike = 1, p: ArrayLike = 0.0) -> None:
+    """:func:`check_sizes` for broadcast arrays of settings (the theory's vectorized functions),
+    where integral floats count as integers: ``ValueError`` naming the first invalid argument."""
+    if all(np.ndim(v) == 0 for v in (T, d, B, p)):  # the common scalar call (an ODE's right-hand side)
+        try:
+            check_sizes(T, d, B, p)
+            return
+        except ValueError:
+            pass  # an integral float, say: the rules below decide
+    try:
+        arrays = np.broadcast_arrays(*(np.asarray(v) for v in (T, d, B, p)))
+    except ValueError:
+        raise ValueError("T, d, B and p must broadcast to one shape.") from None
+    checks.elements("T, d, B, p", arrays[0].size, "a grid of settings")
+    for name, values in zip(("T", "d", "B", "p"), arrays, strict=True):
+        if values.dtype == bool or not np.issubdtype(values.dtype, np.number):
+            raise ValueError(f"{name} must hold real numbers, got {values.dtype} values.")
+    T, d, B, p = (a.astype(float) for a in arrays)
+    rules = (("T", T, (T >= 2) & (T == np.round(T)), "integers >= 2 (one relevant and one irrelevant token)"),
+             ("d", d, (d >= 1) & (d == np.round(d)), "positive integers"),
+             ("B", B, (B >= 1) & (B < T) & (B == np.round(B)), "integers in [1, T)"),
+             ("p", p, (p >= 0) & (p <= 1), "probabilities in [0, 1]"))
+    for name, values, ok, what in rules:
+        bad = ~(ok & np.isfinite(values))
+        if bad.any():
+            raise ValueError(f"{name} must be {what}, got {values[bad].flat[0]!r}.")
 
 
 def teacher_matrix(d: int, kind: str = "gaussian", generator: torch.Generator | None = None) -> torch.Tensor:

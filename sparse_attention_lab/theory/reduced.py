@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
 from sparse_attention_lab.tasks import checks
-from sparse_attention_lab.tasks.regression import check_sizes, teacher_matrix
+from sparse_attention_lab.tasks.regression import check_settings, check_sizes, teacher_matrix
 from sparse_attention_lab.theory.toy import alignment, expected_loss
 
 SCORES = ("shared", "free")
@@ -101,6 +101,7 @@ _FIELDS = ("T", "d", "B", "c1", "r", "s1", "s")
 
 def coefficients(T: ArrayLike, d: ArrayLike, B: ArrayLike = 1, p: ArrayLike = 0.0) -> Coefficients:
     """The reduced loss's constants for the training distribution of ``(T, d, B, p)``."""
+    check_settings(T, d, B, p)
     T, d, B, p = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(T, d, B, p))
     repeated = p > 0
     return Coefficients(
@@ -136,6 +137,7 @@ def _gradient(w1, w, A, one_minus_A, c: Coefficients):
 
 def attention(delta_a: ArrayLike, T: int, B: int = 1) -> np.ndarray:
     """``alpha = 1 / ((T - B) exp(-Delta_a) + B)``: attention on ONE relevant token."""
+    check_settings(T, 1, B)
     return 1.0 / ((T - B) * np.exp(-np.asarray(delta_a, dtype=float)) + B)
 
 
@@ -178,6 +180,7 @@ def repetition_gradient(
 def repetition_speedup(d: ArrayLike, p: ArrayLike) -> np.ndarray | float:
     """``f(p, d) = sqrt(p^2 d + (1 - p)^2)``: the factor by which cross-sample repetition speeds
     the linearized escape (App. A.4.2), and the variable of the paper's Eq. 22 fits."""
+    check_settings(2, d, 1, p)
     d, p = np.asarray(d, dtype=float), np.asarray(p, dtype=float)
     speedup = np.sqrt(p**2 * d + (1 - p) ** 2)
     return float(speedup) if speedup.ndim == 0 else speedup
@@ -196,6 +199,7 @@ def linear_rate(T: int, d: int, B: int = 1, p: float = 0.0, scores: str = "share
     :func:`repetition_speedup` with it (section 5); free scores divide it by ``sqrt(B)``.
     """
     checks.choice("scores", scores, SCORES)
+    T, d, B, p = check_sizes(T, d, B, p)
     return float(_rates(T, d, B, p, scores))
 
 
@@ -228,6 +232,7 @@ def escape_time(T: int, d: int, B: int = 1, p: float = 0.0, eps: float = 0.8, sc
 
 def w_inf(alpha: ArrayLike, T: int, d: int, B: int = 1) -> np.ndarray:
     """Equilibrium of ``w`` at fixed attention ``alpha`` (root of ``dL/dw``; Fig. 8 left)."""
+    check_settings(T, d, B)
     A = B * np.asarray(alpha, dtype=float)
     return A / math.sqrt(d) / ((1 - A) ** 2 / (d * (T - B)) + A**2 / d)
 

@@ -111,6 +111,8 @@ def alignment(W: torch.Tensor, W_star: torch.Tensor) -> torch.Tensor:
 
     Batched over leading dimensions of ``W`` and ``W_star``.
     """
+    if W.shape[-2:] != W_star.shape[-2:]:
+        raise ValueError(f"W must be d x d like W_star {tuple(W_star.shape[-2:])}, got {tuple(W.shape[-2:])}.")
     return (W * W_star).sum(dim=(-2, -1)) / W_star.norm(dim=(-2, -1))
 
 

@@ -165,7 +165,7 @@ class QueryKindProbe:
         other = ~torch.isin(tokens[:, -1], torch.tensor(task.repeated_tokens))
         self.other = (tokens[other][:n_sequences], targets[other][:n_sequences])
         if self.other[0].shape[0] < n_sequences:  # pragma: no cover - needs almost all tokens repeated
-            raise ValueError("the vocabulary is too small to draw queries outside the repeated tokens.")
+            raise ValueError("task: the vocabulary (n_tokens) is too small to draw queries outside the repeated tokens.")
 
     @torch.no_grad()
     def __call__(self, model: Transformer, step: int) -> dict[str, torch.Tensor]:

@@ -13,7 +13,9 @@ Two fields describe the run, each written once, by the trainer:
   without one.
 - ``settings``: every field the trainer used, ``{"task": ..., "model": ..., "train": ...}`` (the
   task's dataclass fields, :class:`~sparse_attention_lab.models.TransformerConfig` and
-  :class:`~sparse_attention_lab.training.trainer.TrainConfig`, defaults filled in).
+  :class:`~sparse_attention_lab.training.trainer.TrainConfig`, defaults filled in), and
+  ``data_stream`` (:func:`~sparse_attention_lab.hardware.data_stream`): where the training
+  batches were drawn, since one seed draws different batches on a CPU and on each GPU model.
 """
 
 from __future__ import annotations

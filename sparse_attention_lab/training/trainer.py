@@ -11,8 +11,12 @@ The *plateau length* (App. D.1) is the first step at which the test loss falls b
 repetition), interpolated linearly between evaluations; with a cross-entropy objective and
 ``escape_accuracy`` set, it is the first step at which test accuracy reaches that level
 (5% for associative recall). Training stops at ``max_steps`` or once every model has escaped
-and trained ``stop_margin`` x its escape step longer. A model whose loss becomes non-finite is
-recorded as diverged; nothing is raised.
+and trained ``stop_margin`` x its escape step longer; with ``stop_accuracy`` set, ``stop_margin`` x
+the step at which test accuracy reaches that level instead (a level above the plateau, where
+the paper's 5% may be crossed on the plateau itself), while ``escape_step`` still reports
+``escape_accuracy``. In an ensemble of several configs (a packed sweep job) each config's seeds
+stop as they would alone: their records stop growing, and the ensemble trains on until the last
+config stops. A model whose loss becomes non-finite is recorded as diverged; nothing is raised.
 
 On a GPU a step never waits for the host: each seed's batch is drawn on the device by its own
 generator, divergence is read only at evaluations, Adam is fused. ``torch.compile`` and CUDA
@@ -25,6 +29,7 @@ out the per-member schedules. Whether the host time left would make them pay is 
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from sparse_attention_lab.hardware import capped_steps, device_name
+from sparse_attention_lab.hardware import capped_steps, data_stream, device_name
 from sparse_attention_lab.hardware import device as pick_device
 from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.models import Transformer, TransformerConfig
@@ -45,6 +50,8 @@ from sparse_attention_lab.training.precision import PRECISIONS, autocast, matmul
 from sparse_attention_lab.training.record import RunRecord
 
 OPTIMIZERS = ("adam", "sgd")
+MAX_MEMBERS = 4096
+"""Models (seeds, or packed configs) that :func:`train` trains as one ensemble at most."""
 OBJECTIVES = ("mse", "ce")
 
 Schedule = Callable[[int, dict], dict]
@@ -88,6 +95,7 @@ class TrainConfig:
     objective: str = "mse"
     escape_fraction: float = 0.2
     escape_accuracy: float | None = None
+    stop_accuracy: float | None = None
     stop_margin: float | None = 0.5
     test_seed: int = 0
     device: str | None = None
@@ -111,6 +119,10 @@ class TrainConfig:
             if self.objective != "ce":
                 raise ValueError("escape_accuracy needs objective 'ce' (accuracy is defined for classes).")
             checked["escape_accuracy"] = checks.real("escape_accuracy", self.escape_accuracy, above=0, at_most=1)
+        if self.stop_accuracy is not None:
+            if self.escape_accuracy is None:
+                raise ValueError("stop_accuracy needs escape_accuracy (a cross-entropy run timed by accuracy).")
+            checked["stop_accuracy"] = checks.real("stop_accuracy", self.stop_accuracy, above=0, at_most=1)
         if self.stop_margin is not None:
             checked["stop_margin"] = checks.real("stop_margin", self.stop_margin, at_least=0, why="or None")
         for name in ("batch_size", "eval_size"):
@@ -139,6 +151,19 @@ def _describe(task: Any) -> Any:
     return asdict(task) if is_dataclass(task) else repr(task)
 
 
+EVAL_ELEMENTS = 2**26
+"""Activation elements (256 MB of float32) an evaluation holds at once; longer inputs go in chunks."""
+
+
+def eval_chunk(model: Transformer, tokens: int) -> int:
+    """Sequences per evaluation chunk for inputs of ``tokens`` positions: the whole set at CPU
+    sizes, fewer at the paper's width and long ``T`` (the MLP's hidden layer or one layer's
+    attention scores, whichever is wider, for every member)."""
+    c = model.config
+    per_sequence = model.n_models * tokens * max(c.mlp_factor * c.d_model, c.n_heads * tokens)
+    return max(1, EVAL_ELEMENTS // per_sequence)
+
+
 class _Evaluator:
     """Fixed evaluation sets: the test set (shared by all members) and one per member's training task."""
 
@@ -158,13 +183,25 @@ class _Evaluator:
         """Redraw member ``member``'s training-distribution set after its task changed."""
         self.train_sets[member] = self._train_set(task)
 
+    def _losses(self, model: Transformer, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-member loss and accuracy on ``x`` ``(E, n, ...)``, in chunks of :func:`eval_chunk` sequences."""
+        n = x.shape[1]
+        size = eval_chunk(model, x.shape[2] + (x.dim() == 4))
+        if size >= n:
+            return _losses(self.config.objective, model(x), y)
+        parts = [(_losses(self.config.objective, model(x[:, i:i + size]), y[:, i:i + size]), min(size, n - i))
+                 for i in range(0, n, size)]
+        loss = sum(part[0] * count for part, count in parts) / n
+        accuracy = None if parts[0][0][1] is None else sum(part[1] * count for part, count in parts) / n
+        return loss, accuracy
+
     @torch.no_grad()
     def __call__(self, model: Transformer) -> dict[str, torch.Tensor]:
         E, objective = model.n_models, self.config.objective
         x, y = self.test
-        test_loss, test_acc = _losses(objective, model(x.expand(E, *x.shape)), y.expand(E, *y.shape))
+        test_loss, test_acc = self._losses(model, x.expand(E, *x.shape), y.expand(E, *y.shape))
         xs, ys = (torch.stack(parts) for parts in zip(*self.train_sets, strict=True))
-        train_loss, train_acc = _losses(objective, model(xs), ys)
+        train_loss, train_acc = self._losses(model, xs, ys)
         out = {"test_loss": test_loss, "train_loss": train_loss}
         if objective == "ce":
             out |= {"test_acc": test_acc, "train_acc": train_acc}
@@ -198,6 +235,16 @@ def _members(
     if len(configs) != n:
         raise ValueError(f"config: {len(configs)} configs for {n} seeds (give one config, or one per seed).")
     return tasks, configs
+
+
+def _stop_groups(configs: Sequence[dict | None]) -> list[int]:
+    """For each member, the index of its group: the members that share a config (the seeds of one
+    run of a sweep). A group stops, and its records stop growing, once each of its members has
+    escaped and trained ``stop_margin`` longer (or diverged), exactly as when trained alone; a
+    packed ensemble trains on until its last group stops."""
+    keys = [json.dumps(config, sort_keys=True, default=str) for config in configs]
+    index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    return [index[key] for key in keys]
 
 
 def train(
@@ -236,6 +283,11 @@ def train(
     :mod:`sparse_attention_lab.training.record`.
     """
     seeds = checks.seed_list("seeds", seeds, distinct=not isinstance(task, Sequence))
+    if len(seeds) > MAX_MEMBERS:
+        raise ValueError(f"seeds: at most {MAX_MEMBERS:,} models train as one ensemble, got {len(seeds):,} "
+                         "(every evaluation holds all of them at once); train them in groups.")
+    checks.elements("seeds", len(seeds) * (model_config.parameters + train_config.eval_size * model_config.d_model),
+                    "one model per seed and its evaluation (seeds x (parameters + eval_size x d_model))")
     tasks, configs = _members(task, config, len(seeds))
     start = time.perf_counter()
     c = replace(train_config, max_steps=capped_steps(train_config.max_steps))
@@ -251,7 +303,7 @@ def train(
     schedules = [copy.deepcopy(schedule) for _ in seeds] if schedule is not None else None
     evaluate = _Evaluator(tasks[0], tasks, c, dev)
     curves = ("test_loss", "train_loss") + (("test_acc", "train_acc") if c.objective == "ce" else ())
-    shared = {"model": model_config.to_dict(), "train": asdict(c)}
+    shared = {"model": model_config.to_dict(), "train": asdict(c), "data_stream": data_stream(data_dev)}
     records: list[RunRecord] = [
         {"config": member_config, "seed": s, "settings": {"task": _describe(member_task), **shared},
          "device": device_name(dev), "steps": [], **{k: [] for k in curves}, "escape_step": None,
@@ -261,16 +313,29 @@ def train(
     ]
     live = torch.ones(E, dtype=torch.bool, device=dev)
     diverged_at = torch.full((E,), -1, dtype=torch.long, device=dev)  # first non-finite step
+    group_of = _stop_groups(configs)
+    finished = [False] * (max(group_of) + 1)  # a group's records are complete: they stop growing
+
+    def done(record: RunRecord, step: int) -> bool:
+        if record["diverged"]:
+            return True
+        if c.stop_margin is None:
+            return False
+        if c.stop_accuracy is None:
+            return record["escaped"] and step >= (1 + c.stop_margin) * record["escape_step"]
+        reached = escape_step(record, accuracy=c.stop_accuracy)  # the stop level, above the plateau
+        return math.isfinite(reached) and step >= (1 + c.stop_margin) * reached
 
     def log(step: int) -> bool:
         """Evaluate, update records and schedules; return True when training should stop."""
         dead = torch.nonzero(~live).flatten().tolist()  # the one host sync for divergence
         for e, at in zip(dead, diverged_at[dead].tolist(), strict=True):
-            records[e]["diverged"], records[e]["diverged_at"] = True, at
+            if not finished[group_of[e]]:
+                records[e]["diverged"], records[e]["diverged_at"] = True, at
         values = evaluate(model)
         probes = probe(model, step) if probe is not None else {}
         for e, record in enumerate(records):
-            if record["diverged"]:
+            if record["diverged"] or finished[group_of[e]]:
                 continue
             record["steps"].append(step)
             for name, value in values.items():
@@ -292,11 +357,11 @@ def train(
                     evaluate.refresh(e, tasks[e])
                     record["task_changes"].append([step, changed])
             record["wall_time_s"] = time.perf_counter() - start
+        for group in range(len(finished)):
+            finished[group] = finished[group] or all(
+                done(records[e], step) for e in range(E) if group_of[e] == group)
         stop = all(r["diverged"] for r in records) or (callback is not None and bool(callback(step, records)))
-        if c.stop_margin is not None:
-            stop |= all(r["diverged"] or (r["escaped"] and step >= (1 + c.stop_margin) * r["escape_step"])
-                        for r in records)
-        return stop
+        return stop or all(finished)
 
     bar = tqdm(total=c.max_steps, disable=not c.progress, desc="training", leave=False)
     with matmul_precision(c.precision, dev):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sparse_attention_lab.fitting import PowerLawFit
 from sparse_attention_lab.runs.book_data import data_dir, results_dir
+from sparse_attention_lab.tasks import checks
 
 RESOLVED_AT = 2.0  # standard errors needed to call a sign or a difference
 VERDICTS = ("agrees", "same sign", "opposite sign", "unresolved", "differs", "holds", "does not hold")
@@ -44,6 +45,8 @@ class Row:
 
 def exponent_verdict(estimate: float, stderr: float, paper: float) -> str:
     """The verdict on a fitted exponent ``estimate +- stderr`` against the paper's ``paper``."""
+    if isinstance(stderr, (int, float)) and stderr < 0:
+        raise ValueError(f"stderr must be a standard error (>= 0), got {stderr!r}.")
     if not (math.isfinite(estimate) and math.isfinite(stderr) and stderr >= 0):
         return "unresolved"
     if abs(estimate - paper) <= RESOLVED_AT * stderr:
@@ -55,11 +58,14 @@ def exponent_verdict(estimate: float, stderr: float, paper: float) -> str:
 
 def value_verdict(ours: float, paper: float, rel_tol: float) -> str:
     """"agrees" when ``|ours - paper| <= rel_tol |paper|``, else "differs"."""
+    rel_tol = checks.real("rel_tol", rel_tol, at_least=0)
     return "agrees" if math.isfinite(ours) and abs(ours - paper) <= rel_tol * abs(paper) else "differs"
 
 
 def with_error(estimate: float, stderr: float) -> str:
     """``estimate ± stderr`` with the error to two significant digits and the estimate to match."""
+    if isinstance(stderr, (int, float)) and stderr < 0:
+        raise ValueError(f"stderr must be a standard error (>= 0), got {stderr!r}.")
     if not (math.isfinite(stderr) and stderr > 0):
         return f"{estimate:.2f} ± {stderr:.2g}"
     decimals = max(0, 1 - math.floor(math.log10(stderr)))
@@ -105,8 +111,7 @@ class Scorecard:
 
     def value(self, what: str, paper: float, ours: float, rel_tol: float, scale: str, section: str = "") -> Row:
         """A number against the paper's, "agrees" within ``rel_tol`` (relative)."""
-        if not (isinstance(rel_tol, (int, float)) and rel_tol >= 0):
-            raise ValueError(f"rel_tol must be a non-negative number, got {rel_tol!r}.")
+        rel_tol = checks.real("rel_tol", rel_tol, at_least=0)
         return self._add(what=what, paper=_number(paper), ours=_number(ours), scale=scale,
                          verdict=value_verdict(ours, paper, rel_tol), section=section)
 
