@@ -38,6 +38,10 @@ from sparse_attention_lab.tasks import checks
 INPUT_KINDS = ("vector", "onehot")
 
 
+MAX_LAYERS = 256
+"""Layers a :class:`TransformerConfig` accepts at most."""
+
+
 @dataclass(frozen=True)
 class TransformerConfig:
     """Architecture of the Transformer (Table 1 of the paper; defaults: linear regression).
@@ -69,6 +73,9 @@ class TransformerConfig:
     def __post_init__(self) -> None:
         for name in ("d_in", "d_out", "n_layers", "n_heads", "d_model", "d_qk", "mlp_factor"):
             object.__setattr__(self, name, checks.positive_int(name, getattr(self, name)))
+        # Each layer is a Python module too: a million tiny layers would exhaust memory below the
+        # parameter guard. The paper's models have 1-4 layers.
+        checks.integer("n_layers", self.n_layers, maximum=MAX_LAYERS, why="one module each")
         for name in ("layer_norm", "skip", "mlp", "positional", "causal", "readout_only"):
             object.__setattr__(self, name, checks.boolean(name, getattr(self, name)))
         object.__setattr__(self, "readout_init", checks.real("readout_init", self.readout_init, at_least=0))
@@ -280,6 +287,9 @@ class Transformer(nn.Module):
         if c.input_kind == "onehot":
             if x.dim() != 3 or x.dtype != torch.long:
                 raise ValueError(f"x must be a LongTensor (n_models, batch, T), got {tuple(x.shape)} {x.dtype}.")
+            if x.device.type == "cpu" and x.numel() and not (0 <= int(x.min()) and int(x.max()) < c.d_in):
+                # (a negative id would read the last rows; checked on a CPU, where it costs no wait)
+                raise ValueError(f"x must hold token ids in [0, {c.d_in}), got {int(x.min())} to {int(x.max())}.")
             members = torch.arange(self.n_models, device=x.device)[:, None, None]
             return self.embed[members, x]
         if x.dim() != 4 or x.shape[-1] != c.d_in:

@@ -177,7 +177,11 @@ CASES = [
     ("transformer n_models huge", lambda _: Transformer(MODEL, n_models=10**7), "n_models", True),
     ("transformer seeds float", lambda _: Transformer(MODEL, n_models=1, seeds=[1.5]), "seeds", False),
     ("transformer seeds bool", lambda _: Transformer(MODEL, n_models=1, seeds=[True]), "seeds", False),
-    ("model n_layers huge", lambda _: TransformerConfig(4, 4, n_layers=10**6), "n_layers", True),
+    ("model n_layers huge", lambda _: TransformerConfig(4, 4, n_layers=10**6), "n_layers", False),
+    ("model a million tiny layers", lambda _: TransformerConfig(4, 4, n_layers=10**6, d_model=2, d_qk=1, n_heads=1,
+                                                               mlp_factor=1), "n_layers", False),
+    ("model negative token id", lambda _: Transformer(TransformerConfig(8, 8, input_kind="onehot", d_model=8, d_qk=4))(
+        torch.tensor([[[-1, 2, 3]]])), "x", False),
     ("sinusoidal length zero", lambda _: sinusoidal_positions(0, 8), "length", False),
     ("sinusoidal width negative", lambda _: sinusoidal_positions(4, -2), "width", False),
     ("sinusoidal huge", lambda _: sinusoidal_positions(10**6, 10**4), "length", True),
