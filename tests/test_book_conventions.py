@@ -3,7 +3,7 @@
 The chapters are the entries of ``_toc.yml`` (or of ``$SAL_BOOK_TOC``, the variable that
 ``tools/build_book.sh`` and the browser test read too). Each notebook is committed executed,
 top to bottom, without errors; its first code cell installs the library on Colab only, from
-the repository URL of ``_config.yml`` at the release tag of the package's version, with the light
+the repository URL of ``_config.yml`` at the branch its launch button opens it from, with the light
 ``colab`` extra; its second prints the compute-profile banner; and it
 carries no ipywidgets state (the static book uses kernel-free explorers).
 """
@@ -33,7 +33,6 @@ try:  # the parser Jupyter Book itself uses for _toc.yml
 except ImportError:
     raise ImportError('Testing the book needs its tools: run `pip install -e ".[book,test]"`.') from None
 
-from sparse_attention_lab import __version__
 from sparse_attention_lab.profiles import PROFILES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,12 +76,81 @@ def test_every_chapter_notebook_is_in_the_toc():
     assert on_disk <= set(NOTEBOOKS), f"chapters missing from {TOC.name}: {sorted(on_disk - set(NOTEBOOKS))}"
 
 
+def launch_branch() -> str:
+    """The branch the launch buttons open the notebooks from (``repository.branch`` of _config.yml)."""
+    return yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["branch"]
+
+
 @pytest.fixture(scope="module")
 def colab_requirement() -> str:
     """What the Colab cell must install: the light `colab` extra (no book-building tools) from
-    the repository of _config.yml, pinned to the release tag of the package's version."""
+    the repository of _config.yml, at the branch the launch button opens the page from, so the
+    library is the one the page's code was written for (a release tag is not published with the
+    repository, and the notebook on that branch may need a newer library than a tag has)."""
     config = yaml.safe_load((REPO / "_config.yml").read_text())
-    return f"sparse-attention-lab[colab] @ git+{config['repository']['url']}@v{__version__}"
+    return f"sparse-attention-lab[colab] @ git+{config['repository']['url']}@{launch_branch()}"
+
+
+def test_the_installed_ref_resolves_in_this_repository():
+    """Issue 28: the cell used to install a tag that did not exist, so cell 1 raised on Colab."""
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout: the ref cannot be looked up")
+    branch = launch_branch()
+    found = [ref for ref in (branch, f"origin/{branch}", f"refs/remotes/origin/{branch}")
+             if subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+                               capture_output=True).returncode == 0]
+    assert found, f"the Colab cell installs @{branch}, which does not resolve in this repository"
+
+
+def chapter_imports(docname: str) -> dict[str, set[str]]:
+    """``{module: names}`` a chapter takes from the library: its ``from sparse_attention_lab... import``
+    names, and the attributes it reads of each module imported that way."""
+    wanted: dict[str, set[str]] = {}
+    modules: dict[str, str] = {}  # local name -> module path, for `views.x` style attribute reads
+    trees = []
+    for cell in code_cells(docname)[1:]:
+        try:
+            trees.append(ast.parse(cell.source))
+        except SyntaxError:  # IPython magics: not the library's concern
+            continue
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sparse_attention_lab"):
+                for alias in node.names:
+                    wanted.setdefault(node.module, set()).add(alias.name)
+                    modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+                wanted.setdefault(modules[node.value.id], set()).add(node.attr)
+    return wanted
+
+
+def _is_submodule(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # the parent is a module, not a package
+        return False
+
+
+@pytest.mark.parametrize("docname", NOTEBOOKS)
+def test_the_library_has_what_the_chapter_imports(docname):
+    """Issue 28: with a tag installed, chapter 3 failed with `mechanism_tables has no attribute
+    'scale_fits'`. Every name a chapter imports, and every attribute it reads of an imported
+    library module, exists in the library the cell installs (this tree, on the launch branch)."""
+    import importlib
+
+    missing = []
+    for module_name, names in chapter_imports(docname).items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue  # an imported class or function, not a module: its attributes are not ours to list
+        missing += [f"{module_name}.{name}" for name in sorted(names)
+                    if not hasattr(module, name) and not _is_submodule(f"{module_name}.{name}")]
+    assert missing == [], f"{docname} uses names the library lacks: {missing}"
 
 
 def test_colab_extra_keeps_colab_packages():
