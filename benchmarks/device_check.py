@@ -429,6 +429,14 @@ def fig3_paper(gpu: torch.device, smoke: bool, clock: Clock, data_dir: Path, com
 # ----------------------------------------------------------------------------- driver
 
 
+def data_folder(data_dir: str | None, smoke: bool, out_path: Path, scratch: Path) -> Path:
+    """Where ``fig3_paper.jsonl`` goes: ``--data-dir``, else a scratch folder (smoke) or the report's
+    folder; never ``book/data`` unless named (chapters under the gpu profile read that file)."""
+    if data_dir:
+        return Path(data_dir)
+    return scratch if smoke else out_path.parent
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="every section on the CPU at toy sizes (CI)")
@@ -472,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
         save()
     with tempfile.TemporaryDirectory() as scratch:
-        data_dir = Path(args.data_dir) if args.data_dir else (Path(scratch) if args.smoke else out_path.parent)
+        data_dir = data_folder(args.data_dir, args.smoke, out_path, Path(scratch))
         start = time.perf_counter()
         clock.share_end = args.budget_s
         try:

@@ -21,7 +21,10 @@ def load_script():
 @pytest.mark.slow
 def test_smoke_run_writes_every_section(tmp_path):
     out = tmp_path / "report.json"
+    book = SCRIPT.parents[1] / "book"
+    before = {p: p.stat().st_mtime_ns for p in book.rglob("*") if p.is_file()}
     assert load_script().main(["--smoke", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
+    assert {p: p.stat().st_mtime_ns for p in book.rglob("*") if p.is_file()} == before  # issue 26 item 3
     report = json.loads(out.read_text())
     sections = report["sections"]
     assert set(sections) == {"agreement", "sweeps", "throughput", "precision", "fig3_paper"}
@@ -73,3 +76,11 @@ def test_a_section_stops_its_runs_when_its_share_is_spent():
     assert clock.over() and clock.stop(0, [])
     out = script.agreement(torch.device("cpu"), True, clock)
     assert all("out of time" in section["status"] for section in out.values())
+
+
+def test_the_paper_runs_go_next_to_the_report_never_into_the_book(tmp_path):
+    """Issue 26 item 3: without --data-dir the full check wrote book/data/fig3_paper.jsonl."""
+    folder = load_script().data_folder
+    assert folder(None, False, tmp_path / "out" / "report.json", tmp_path / "scratch") == tmp_path / "out"
+    assert folder(None, True, tmp_path / "report.json", tmp_path / "scratch") == tmp_path / "scratch"
+    assert folder(str(tmp_path / "named"), False, tmp_path / "report.json", tmp_path) == tmp_path / "named"
