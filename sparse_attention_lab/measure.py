@@ -77,11 +77,14 @@ def _check_record(record: object) -> None:
 
 
 def escape_step(
-    record: dict, fraction: float | None = None, accuracy: float | None = None, curve: str = "test"
+    record: dict, fraction: float | None = None, accuracy: float | None = None, curve: str = "test",
+    reference: float | None = None,
 ) -> float:
     """Interpolated step at which a record's curve escapes the plateau; ``math.inf`` if never.
 
-    ``fraction``: first step with loss <= ``fraction`` x the initial loss.
+    ``fraction``: first step with loss <= ``fraction`` x the initial loss, or x ``reference``
+    when given (a fixed loss, such as the plateau's 1/2 in linear regression: a readout that
+    starts large starts far above the plateau).
     ``accuracy``: first step with accuracy >= ``accuracy``. Give exactly one.
     ``curve``: ``"test"`` (held-out data without repetition) or ``"train"`` (held-out data from
     the training distribution, with its repetition); App. D.1 leaves the choice open for
@@ -93,6 +96,10 @@ def escape_step(
         raise ValueError("give exactly one of fraction and accuracy.")
     if fraction is not None:
         fraction = checks.real("fraction", fraction, above=0, below=1)
+        if reference is not None:
+            reference = checks.real("reference", reference, above=0)
+    elif reference is not None:
+        raise ValueError("reference goes with fraction (a loss threshold), not with accuracy.")
     else:
         accuracy = checks.real("accuracy", accuracy, at_least=0, at_most=1)
     steps = record["steps"]
@@ -103,7 +110,7 @@ def escape_step(
     losses = [math.nan if v is None else v for v in record[f"{curve}_loss"]]  # null: non-finite
     if not math.isfinite(losses[0]):  # diverged from the start: there is no plateau to leave
         return math.inf
-    return first_crossing(steps, losses, fraction * losses[0])
+    return first_crossing(steps, losses, fraction * (losses[0] if reference is None else reference))
 
 
 

@@ -36,6 +36,9 @@ from torch import nn
 from sparse_attention_lab.tasks import checks
 
 INPUT_KINDS = ("vector", "onehot")
+READOUTS = ("appended", "last", "flagged")
+POSITION_JOINS = ("add", "concat")
+INITS = ("normal", "pytorch")
 
 
 MAX_LAYERS = 256
@@ -52,6 +55,17 @@ class TransformerConfig:
     about 1/2, like ``W = 0`` in the toy model; zero is allowed. ``readout_only`` runs the
     last block's query, attention output and MLP at the readout position only (see the module
     docstring): a speed option, not a change of architecture.
+
+    Choices the paper leaves open (PAPER.md decision 5 fixes our defaults):
+
+    - ``readout_position``: ``"appended"`` reads the prediction at a zero token appended after
+      the ``T`` tokens (ours); ``"last"`` at the last of the ``T`` tokens; ``"flagged"`` at the
+      first token whose last input column (the relevant-token feature) is 1. Vector inputs only.
+    - ``position_join``: the sinusoidal positions are ``"add"``-ed to the token embedding (ours)
+      or ``"concat"``-enated to it, a quarter of the width (``d_model // 4``) holding them.
+    - ``init``: ``"normal"`` draws weights ``N(0, 1/fan_in)`` with zero biases (ours);
+      ``"pytorch"`` draws weights and biases ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, the
+      default of ``torch.nn.Linear``.
     """
 
     d_in: int
@@ -69,6 +83,9 @@ class TransformerConfig:
     input_kind: str = "vector"
     readout_init: float = 0.01
     readout_only: bool = True
+    readout_position: str = "appended"
+    position_join: str = "add"
+    init: str = "normal"
 
     def __post_init__(self) -> None:
         for name in ("d_in", "d_out", "n_layers", "n_heads", "d_model", "d_qk", "mlp_factor"):
@@ -91,6 +108,12 @@ class TransformerConfig:
                 "each head gets d_model // n_heads value dimensions."
             )
         checks.choice("input_kind", self.input_kind, INPUT_KINDS)
+        checks.choice("readout_position", self.readout_position, READOUTS)
+        checks.choice("position_join", self.position_join, POSITION_JOINS)
+        checks.choice("init", self.init, INITS)
+        if self.readout_position != "appended" and self.input_kind != "vector":
+            raise ValueError(f"readout_position {self.readout_position!r} needs vector inputs "
+                             "(one-hot inputs are read at the query, the last token).")
         if self.input_kind == "onehot" and self.d_in != self.d_out:
             raise ValueError(
                 f"for one-hot inputs d_in (vocabulary, {self.d_in}) must equal d_out ({self.d_out})."
@@ -103,6 +126,11 @@ class TransformerConfig:
         width, heads = self.d_model, self.n_heads * self.d_qk
         per_layer = 2 * width * heads + 2 * width * width + 2 * self.mlp_factor * width * width
         return self.d_in * width + self.n_layers * per_layer + width * self.d_out
+
+    @property
+    def position_width(self) -> int:
+        """Width of the positional code: ``d_model`` when added, ``d_model // 4`` when concatenated."""
+        return self.d_model if self.position_join == "add" else self.d_model // 4
 
     @property
     def d_value(self) -> int:
@@ -162,18 +190,25 @@ class EnsembleLayerNorm(nn.Module):
 class _Initializer:
     """Draws every parameter of every member from that member's own generator, in one order.
 
-    Weights are ``N(0, scale^2 / fan_in)``, biases zero: member ``e`` of an ensemble therefore
-    equals a single model built with seed ``seeds[e]``.
+    ``"normal"``: weights ``N(0, scale^2 / fan_in)``, biases zero. ``"pytorch"``: weights and
+    biases ``scale * U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, weight then bias. Either way member
+    ``e`` of an ensemble equals a single model built with seed ``seeds[e]``.
     """
 
-    def __init__(self, seeds: list[int]) -> None:
+    def __init__(self, seeds: list[int], kind: str = "normal") -> None:
         self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self.kind = kind
 
     def linear(self, fan_in: int, fan_out: int, scale: float = 1.0) -> EnsembleLinear:
-        weight = torch.stack(
-            [torch.randn(fan_in, fan_out, generator=g) * (scale / math.sqrt(fan_in)) for g in self.generators]
-        )
-        return EnsembleLinear(weight, torch.zeros(len(self.generators), fan_out))
+        bound = scale / math.sqrt(fan_in)
+        if self.kind == "normal":
+            weight = torch.stack([torch.randn(fan_in, fan_out, generator=g) * bound for g in self.generators])
+            return EnsembleLinear(weight, torch.zeros(len(self.generators), fan_out))
+        weights, biases = [], []
+        for g in self.generators:
+            weights.append((2 * torch.rand(fan_in, fan_out, generator=g) - 1) * bound)
+            biases.append((2 * torch.rand(fan_out, generator=g) - 1) * bound)
+        return EnsembleLinear(torch.stack(weights), torch.stack(biases))
 
 
 class Attention(nn.Module):
@@ -269,18 +304,20 @@ class Transformer(nn.Module):
         if len(seeds) != n_models:
             raise ValueError(f"seeds must hold n_models = {n_models} entries, got {len(seeds)}.")
         self.config, self.n_models, self.seeds = config, n_models, seeds
-        init = _Initializer(seeds)
+        init = _Initializer(seeds, config.init)
+        # with concatenated positions the token embedding fills the width the positions leave
+        embed_width = config.d_model - (config.position_width if config.position_join == "concat" else 0)
         if config.input_kind == "onehot":
             self.embed = nn.Parameter(
-                torch.stack([torch.randn(config.d_in, config.d_model, generator=g) for g in init.generators])
+                torch.stack([torch.randn(config.d_in, embed_width, generator=g) for g in init.generators])
             )
         else:
-            self.embed_in = init.linear(config.d_in, config.d_model)
+            self.embed_in = init.linear(config.d_in, embed_width)
         self.blocks = nn.ModuleList(Block(config, init, n_models) for _ in range(config.n_layers))
         self.final_norm = EnsembleLayerNorm(n_models, config.d_model, config.layer_norm)
         self.readout = init.linear(config.d_model, config.d_out, scale=config.readout_init)
         # The positional table, kept on the model's device and grown to the longest input seen.
-        self.register_buffer("positions", torch.zeros(0, config.d_model), persistent=False)
+        self.register_buffer("positions", torch.zeros(0, config.position_width), persistent=False)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -294,14 +331,27 @@ class Transformer(nn.Module):
             return self.embed[members, x]
         if x.dim() != 4 or x.shape[-1] != c.d_in:
             raise ValueError(f"x must have shape (n_models, batch, T, {c.d_in}), got {tuple(x.shape)}.")
+        if c.readout_position != "appended":
+            return self.embed_in(x)
         readout_token = x.new_zeros(*x.shape[:2], 1, c.d_in)
         return self.embed_in(torch.cat([x, readout_token], dim=2))
 
     def _positions(self, length: int) -> torch.Tensor:
-        """The first ``length`` rows of the sinusoidal table ``(length, d_model)``, from the buffer."""
+        """The first ``length`` rows of the sinusoidal table ``(length, position_width)``, from the buffer."""
         if self.positions.shape[0] < length:  # computed once per length on the CPU, then kept
-            self.positions = sinusoidal_positions(length, self.config.d_model).to(self.positions.device)
+            self.positions = sinusoidal_positions(length, self.config.position_width).to(self.positions.device)
         return self.positions[:length]
+
+    def _add_positions(self, h: torch.Tensor) -> torch.Tensor:
+        """``h`` ``(E, batch, n, width)`` with the positional code added or concatenated: ``(E, batch, n, d_model)``."""
+        if not self.config.positional and self.config.position_join == "add":
+            return h
+        table = self._positions(h.shape[2])
+        if not self.config.positional:
+            table = torch.zeros_like(table)
+        if self.config.position_join == "add":
+            return h + table
+        return torch.cat([h, table.expand(*h.shape[:2], -1, -1)], dim=-1)
 
     def forward(
         self, x: torch.Tensor, return_attention: bool = False, readout_attention: bool = False
@@ -319,17 +369,24 @@ class Transformer(nn.Module):
             raise ValueError(f"x must have a leading dimension n_models = {self.n_models}, got {x.shape[0]}.")
         # The residual stream stays float32 under bf16 autocast for both input kinds (a one-hot
         # lookup is float32, a linear embedding would be bf16): only the matrix products drop.
-        h = self._embed(x).float()
-        if self.config.positional:
-            h = h + self._positions(h.shape[2])
-        readout_only = self.config.readout_only and not return_attention
+        flagged = self.config.readout_position == "flagged"
+        if flagged and readout_attention:
+            raise ValueError("readout_attention reads the last position's row; a 'flagged' readout "
+                             "is elsewhere (use return_attention=True).")
+        h = self._add_positions(self._embed(x).float())
+        readout_only = self.config.readout_only and not return_attention and not flagged
         maps = []
         for index, block in enumerate(self.blocks):
             last = readout_only and index == len(self.blocks) - 1
             h, layer_maps = block(h, return_attention, last_position_only=last,
                                   readout_row=readout_attention and not return_attention)
             maps.append(layer_maps)
-        out = self.readout(self.final_norm(h[:, :, -1]))
+        if flagged:  # the first flagged token of each sequence, (E, batch, d_model)
+            where = x[..., -1].gt(0.5).float().argmax(dim=-1)  # (E, batch)
+            last = h.gather(2, where[..., None, None].expand(-1, -1, 1, h.shape[-1]))[:, :, 0]
+        else:
+            last = h[:, :, -1]
+        out = self.readout(self.final_norm(last))
         return (out, maps) if return_attention or readout_attention else out
 
     def flops_per_sequence(self, T: int) -> int:
@@ -340,7 +397,7 @@ class Transformer(nn.Module):
         costs about three times a forward pass.
         """
         c = self.config
-        n = T + (c.input_kind == "vector")
+        n = T + (c.input_kind == "vector" and c.readout_position == "appended")
 
         def block(n_queries: int) -> int:
             keys_values = n * c.d_model * c.n_heads * (c.d_qk + c.d_value)
@@ -350,6 +407,6 @@ class Transformer(nn.Module):
             return keys_values + queries_out + mixing + mlp
 
         embed = 0 if c.input_kind == "onehot" else n * c.d_in * c.d_model
-        last = block(1 if c.readout_only else n)
+        last = block(1 if c.readout_only and c.readout_position != "flagged" else n)
         readout = c.d_model * c.d_out
         return 2 * (embed + (c.n_layers - 1) * block(n) + last + readout)

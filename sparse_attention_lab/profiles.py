@@ -205,6 +205,11 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     "fig3_p_w256": {
         "others": {"T": 64, "p": [0.0, 0.3, 0.5], "d": [4, 8, 16], "lr": [1e-4, 3e-4], "seeds": 3},
     },
+    # The paper's open choices one at a time (experiments.ablation) at width 256: plateaus of
+    # 50-400 steps with ours, so a cap of 4000 leaves room for a reading ten times slower.
+    "fig3_ablation": {
+        "others": {"T": [32, 64], "d": [8, 16, 32], "seeds": 3, "max_steps": 4000},
+    },
     # Fig. 3 right again, with the optimizer closest to the theory's gradient flow: the 1-layer,
     # 1-head model of Fig. 15 trained by SGD (under Adam, p does not help at CPU scale).
     "fig3_p_sgd": {

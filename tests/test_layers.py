@@ -22,7 +22,7 @@ LAYERS = {
                  "training"},
     "experiments": {"experiments.regression", "experiments.recall", "experiments.schedules", "experiments.mechanism",
                     "experiments.recall_layers", "experiments.recall_summary", "experiments.on_demand",
-                    "experiments.scaling", "experiments.packing", "experiments"},
+                    "experiments.scaling", "experiments.packing", "experiments.ablation", "experiments"},
     "sweeps": {"runs.sweep", "runs.estimate", "runs.provenance", "runs.book_data", "runs"},
     "views and exercises": {
         "views.figures", "views.scorecard", "views.static_explorer", "views.live_explorer",

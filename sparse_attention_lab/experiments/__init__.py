@@ -8,7 +8,7 @@ experiment's config under a repetition schedule).
 
 :data:`SWEEPS` is the registry of named sweeps that :mod:`sparse_attention_lab.runs.sweep`
 and the command line run: the figure grids of :mod:`.regression`, :mod:`.recall` and
-:mod:`.mechanism` and :mod:`.recall_layers`, trained by their module's ``run``, and chapter 5's runs from :mod:`.schedules`.
+:mod:`.mechanism`, :mod:`.recall_layers` and :mod:`.ablation`, trained by their module's ``run``, and chapter 5's runs from :mod:`.schedules`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from sparse_attention_lab.experiments import (
+    ablation,
     mechanism,
     recall,
     recall_layers,
@@ -71,6 +72,7 @@ def _registry(*tables: Mapping[str, Sweep]) -> dict[str, Sweep]:
 
 SWEEPS: dict[str, Sweep] = _registry(
     {name: Sweep(name, configs, regression.run, packable=PACKABLE) for name, configs in regression.SWEEPS.items()},
+    {name: Sweep(name, configs, regression.run, packable=PACKABLE) for name, configs in ablation.SWEEPS.items()},
     {name: Sweep(name, configs, recall.run, packable=PACKABLE) for name, configs in recall.SWEEPS.items()},
     {name: Sweep(name, configs, mechanism.run) for name, configs in mechanism.SWEEPS.items()},
     {name: Sweep(name, configs, recall_layers.run) for name, configs in recall_layers.SWEEPS.items()},

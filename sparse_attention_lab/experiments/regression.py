@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from sparse_attention_lab.experiments.packing import build_members
 from sparse_attention_lab.fitting import PowerLawFit, bootstrap_stderr, fit_power_law
@@ -89,7 +90,7 @@ def relevant_attention_probe(task: SingleLocationRegression, n_sequences: int = 
     else:
         mask = torch.zeros(n_sequences, task.T, dtype=torch.bool)
         mask[:, task.fixed_positions[:1]] = True
-    mask = torch.cat([mask, torch.zeros(n_sequences, 1, dtype=torch.bool)], dim=1).float()
+    mask = mask.float()  # (n, T); padded with zeros to the model's positions (an appended readout)
 
     @torch.no_grad()
     def probe(model: Transformer, step: int) -> dict[str, torch.Tensor]:
@@ -100,7 +101,8 @@ def relevant_attention_probe(task: SingleLocationRegression, n_sequences: int = 
             inputs = x[start:start + size].to(device).expand(model.n_models, -1, -1, -1)
             _, rows = model(inputs, readout_attention=True)  # per layer (E, n, H, 1, T+1)
             readout_rows = torch.stack([m[:, :, :, 0, :] for m in rows], dim=2)  # (E, n, L, H, T+1)
-            chunk_mask = mask[start:start + size].to(device)[:, None, None, :]
+            chunk_mask = F.pad(mask[start:start + size], (0, readout_rows.shape[-1] - task.T))
+            chunk_mask = chunk_mask.to(device)[:, None, None, :]
             parts.append((readout_rows * chunk_mask).sum(-1))  # (E, n, L, H)
         return {"readout_attention": torch.cat(parts, dim=1).mean(1).cpu()}
 

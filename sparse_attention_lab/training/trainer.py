@@ -53,6 +53,7 @@ OPTIMIZERS = ("adam", "sgd")
 MAX_MEMBERS = 4096
 """Models (seeds, or packed configs) that :func:`train` trains as one ensemble at most."""
 OBJECTIVES = ("mse", "ce")
+REDUCTIONS = ("sum", "mean")
 
 Schedule = Callable[[int, dict], dict]
 Callback = Callable[[int, list[dict]], bool | None]
@@ -84,6 +85,12 @@ class TrainConfig:
     it). ``precision`` (see :mod:`sparse_attention_lab.training.precision`): ``"fp32"``,
     ``"tf32"`` (TF32 matrix products on CUDA) or ``"bf16"`` (bfloat16 autocast of the
     training forward pass, TF32 elsewhere; evaluations stay in float32).
+
+    ``output_reduction`` (``mse`` only): the training loss ``1/2 ||y - y*||^2`` ``"sum"``-s the
+    squared errors over the ``d`` outputs (ours) or takes their ``"mean"``; the paper leaves it
+    open, and under Adam it matters only through ``eps``. Evaluated losses always sum.
+    ``escape_reference``: the escape threshold is ``escape_fraction`` x this loss instead of the
+    initial test loss (see :func:`~sparse_attention_lab.measure.escape_step`).
     """
 
     optimizer: str = "adam"
@@ -93,7 +100,9 @@ class TrainConfig:
     eval_every: int = 100
     eval_size: int = 512
     objective: str = "mse"
+    output_reduction: str = "sum"
     escape_fraction: float = 0.2
+    escape_reference: float | None = None
     escape_accuracy: float | None = None
     stop_accuracy: float | None = None
     stop_margin: float | None = 0.5
@@ -107,6 +116,7 @@ class TrainConfig:
         checked = {
             "optimizer": checks.choice("optimizer", self.optimizer, OPTIMIZERS),
             "objective": checks.choice("objective", self.objective, OBJECTIVES),
+            "output_reduction": checks.choice("output_reduction", self.output_reduction, REDUCTIONS),
             "lr": checks.real("lr", self.lr, above=0),
             **{name: checks.positive_int(name, getattr(self, name))
                for name in ("batch_size", "max_steps", "eval_every", "eval_size")},
@@ -115,6 +125,8 @@ class TrainConfig:
             "precision": checks.choice("precision", self.precision, PRECISIONS),
             "progress": checks.boolean("progress", self.progress),
         }
+        if self.escape_reference is not None:
+            checked["escape_reference"] = checks.real("escape_reference", self.escape_reference, above=0)
         if self.escape_accuracy is not None:
             if self.objective != "ce":
                 raise ValueError("escape_accuracy needs objective 'ce' (accuracy is defined for classes).")
@@ -346,7 +358,7 @@ def train(
                 if c.escape_accuracy is not None:
                     escape = escape_step(record, accuracy=c.escape_accuracy)
                 else:
-                    escape = escape_step(record, fraction=c.escape_fraction)
+                    escape = escape_step(record, fraction=c.escape_fraction, reference=c.escape_reference)
                 record["escaped"] = math.isfinite(escape)
                 record["escape_step"] = escape if record["escaped"] else None  # JSON: null for never
             if schedules is not None:
@@ -372,6 +384,8 @@ def train(
             with autocast(c.precision, dev):
                 prediction = model(x)
             loss, _ = _losses(c.objective, prediction.float(), y)
+            if c.output_reduction == "mean" and c.objective == "mse":
+                loss = loss / prediction.shape[-1]
             # A member whose loss is not finite stops learning here; the records learn it at the
             # next evaluation, so no step waits for the device.
             finite = torch.isfinite(loss)
