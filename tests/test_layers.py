@@ -24,11 +24,12 @@ LAYERS = {
                     "experiments.recall_layers", "experiments.recall_summary", "experiments.on_demand",
                     "experiments.scaling", "experiments.packing", "experiments.ablation", "experiments"},
     "sweeps": {"runs.sweep", "runs.estimate", "runs.provenance", "runs.book_data", "runs"},
+    "analysis": {"analysis", "analysis.paper", "analysis.verdicts", "analysis.ablation", "analysis.width"},
     "views and exercises": {
         "views.figures", "views.scorecard", "views.static_explorer", "views.live_explorer",
         "views.repetition", "views.training_panel", "views.attention_maps", "views.tables", "views.regression",
         "views.mechanism", "views.mechanism_tables", "views.recall_layers", "views.toy_figures", "views.repetition_figures",
-        "views.recall_figures", "views.beyond_figures", "views", "exercises",
+        "views.recall_figures", "views.beyond_figures", "views.microscope", "views", "exercises",
     },
     "command line": {"__main__"},
 }

@@ -219,3 +219,71 @@ def test_the_residual_stream_is_float32_under_bf16_autocast_for_both_input_kinds
     with torch.autocast("cpu", dtype=torch.bfloat16):
         model(x)
     assert seen == [torch.float32]
+
+
+# --------------------------------------------------------------------------- the paper's open choices
+
+
+def test_a_last_token_readout_appends_nothing():
+    model = Transformer(vector_config(readout_position="last"), n_models=2)
+    x = torch.randn(2, 3, 6, 5)
+    y, maps = model(x, return_attention=True)
+    assert y.shape == (2, 3, 4) and maps[0].shape == (2, 3, 2, 6, 6)
+    full = Transformer(vector_config(readout_position="last", readout_only=False), n_models=2)
+    full.load_state_dict(model.state_dict())
+    torch.testing.assert_close(full(x), model(x), rtol=1e-5, atol=1e-6)
+    assert model.flops_per_sequence(6) < Transformer(vector_config(), n_models=1).flops_per_sequence(6)
+
+
+def test_a_flagged_readout_reads_the_flagged_token():
+    model = Transformer(vector_config(readout_position="flagged"), n_models=1)
+    x = torch.randn(1, 4, 6, 5)
+    x[..., -1] = 0.0
+    where = torch.tensor([0, 2, 5, 3])
+    x[0, torch.arange(4), where, -1] = 1.0
+    y = model(x)
+    last = Transformer(vector_config(readout_position="last", readout_only=False), n_models=1)
+    last.load_state_dict(model.state_dict())
+    for b, t in enumerate(where.tolist()):  # the same function read at the flagged row
+        _, maps = last(x[:, b:b + 1], return_attention=True)
+        h = last._add_positions(last._embed(x[:, b:b + 1]).float())
+        for block in last.blocks:
+            h, _ = block(h, return_attention=False)
+        expected = last.readout(last.final_norm(h[:, :, t]))
+        torch.testing.assert_close(y[:, b:b + 1], expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="flagged"):
+        model(x, readout_attention=True)
+
+
+def test_concatenated_positions_fill_a_quarter_of_the_width():
+    config = vector_config(position_join="concat")
+    assert config.position_width == 4
+    model = Transformer(config, n_models=2)
+    assert model.embed_in.weight.shape == (2, 5, 12)
+    x = torch.randn(2, 3, 6, 5)
+    h = model._add_positions(model._embed(x))
+    assert h.shape == (2, 3, 7, 16)
+    torch.testing.assert_close(h[0, 1, :, 12:], sinusoidal_positions(7, 4))
+    assert model(x).shape == (2, 3, 4)
+
+
+def test_pytorch_initialisation_is_uniform_within_its_bound():
+    model = Transformer(vector_config(d_model=64, n_heads=4, init="pytorch"), n_models=1)
+    weight, bias = model.blocks[0].mlp_in.weight, model.blocks[0].mlp_in.bias
+    bound = 1 / 64**0.5
+    assert weight.abs().max() <= bound and weight.abs().max() > 0.9 * bound
+    assert bias.abs().max() <= bound and bias.abs().max() > 0
+    assert float(weight.std()) == pytest.approx(bound / 3**0.5, rel=0.05)
+    ours = Transformer(vector_config(d_model=64, n_heads=4), n_models=1)
+    assert ours.blocks[0].mlp_in.bias.abs().max() == 0
+
+
+@pytest.mark.parametrize(("overrides", "name"), [
+    ({"readout_position": "middle"}, "readout_position"), ({"position_join": "mul"}, "position_join"),
+    ({"init": "xavier"}, "init"),
+])
+def test_open_choices_refuse_unknown_readings(overrides, name):
+    with pytest.raises(ValueError, match=name):
+        vector_config(**overrides)
+    with pytest.raises(ValueError, match="vector"):
+        onehot_config(readout_position="last")

@@ -218,3 +218,25 @@ def test_evaluation_chunks_bound_memory_at_the_papers_width_and_long_sequences()
     size = trainer.eval_chunk(model, 257)
     assert 1 <= size < 512 and size * 12 * 257 * max(4 * 256, 4 * 257) <= trainer.EVAL_ELEMENTS
     assert trainer.eval_chunk(model, 2049) == 1  # T = 2k: one sequence at a time (its scores alone are 0.8 GB)
+
+
+def test_a_mean_over_outputs_scales_the_gradient_not_the_recorded_loss():
+    summed = replace(QUICK, max_steps=1, eval_every=1, optimizer="sgd", lr=0.01)
+    averaged = replace(summed, output_reduction="mean")
+    (a,) = train(TASK, MODEL, summed, seeds=[0])
+    (b,) = train(TASK, MODEL, averaged, seeds=[0])
+    assert a["test_loss"][0] == b["test_loss"][0]  # evaluated losses always sum over outputs
+    step_a, step_b = a["test_loss"][0] - a["test_loss"][1], b["test_loss"][0] - b["test_loss"][1]
+    assert step_b == pytest.approx(step_a / TASK.d, rel=0.3)  # one SGD step, d times smaller
+    with pytest.raises(ValueError, match="output_reduction"):
+        replace(QUICK, output_reduction="max")
+
+
+def test_an_escape_reference_replaces_the_initial_loss():
+    record = {"steps": [0, 10, 20], "test_loss": [5.0, 0.5, 0.05], "train_loss": [5.0, 0.5, 0.05]}
+    assert escape_step(record, fraction=0.2) < 10  # 0.2 x 5 = 1 is crossed between 0 and 10
+    assert 10 < escape_step(record, fraction=0.2, reference=0.5) < 20
+    with pytest.raises(ValueError, match="reference"):
+        escape_step(record, accuracy=0.5, reference=0.5)
+    with pytest.raises(ValueError, match="escape_reference"):
+        replace(QUICK, escape_reference=-1.0)

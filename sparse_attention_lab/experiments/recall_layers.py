@@ -29,9 +29,6 @@ from sparse_attention_lab.training.probes import RecallProbe
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5)
 """Test-accuracy levels at which emergence is read (the paper's 5% to the CPU chapter's 50%)."""
 
-PAPER_LAW = {"C": 0.55, "n_tokens": 0.79, "n_pairs": 2.25}
-"""Fig. 4 right: emergence (5% test accuracy) ``0.55 N_tokens^0.79 N_pairs^2.25``, R^2 = 0.982."""
-
 
 def run(config: dict, seeds: list[int], *, probe=None, callback=None, device: str | None = None) -> list[dict]:
     """:func:`~sparse_attention_lab.experiments.recall.run` with a :class:`RecallProbe` (or

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
+from sparse_attention_lab.analysis import paper
 from sparse_attention_lab.experiments import mechanism, recall, recall_layers, scaling
 from sparse_attention_lab.experiments import regression as regression_runs
 from sparse_attention_lab.measure import escape_step
@@ -272,14 +273,14 @@ def deep_recall_report(records: Sequence[dict]) -> None:
                       *(_mean_or_never([r[f"acc_{t:g}"] for r in sub]) for t in recall_layers.THRESHOLDS)])
     display(Table(["N_pairs", "N_tokens", "seeds", "1 / N_pairs", *[f"{100 * t:g}%" for t in recall_layers.THRESHOLDS]],
                   table, caption="Emergence step (mean over seeds) at each test-accuracy threshold, 4 layers, width 64."))
-    law = recall_layers.PAPER_LAW
+    law = paper.law("Fig. 4 right").values
     fits = [[f"{100 * t:g}%", str(fit), f"{fit.exponents['n_pairs']:.2f} ± {fit.stderr['n_pairs']:.2f}",
              f"{fit.exponents['n_tokens']:.2f} ± {fit.stderr['n_tokens']:.2f}", f"{fit.r2:.3f}"]
             for t, fit in recall_layers.threshold_fits(records).items()]
     if fits:
         display(Table(["threshold", "law", "exponent of N_pairs", "exponent of N_tokens", "R²"],
                       [*fits, ["5% (paper)", f"{law['C']} N_tokens^{law['n_tokens']} N_pairs^{law['n_pairs']}",
-                               f"{law['n_pairs']:.2f}", f"{law['n_tokens']:.2f}", "0.982"]],
+                               f"{law['n_pairs']:.2f}", f"{law['n_tokens']:.2f}", f"{paper.law('Fig. 4 right').r2:.3f}"]],
                       caption="Power law of the emergence step at each threshold (over the runs that reached it)."))
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from sparse_attention_lab.analysis import paper
 from sparse_attention_lab.experiments import regression
 from sparse_attention_lab.experiments.regression import MEASURES, StepFit
 from sparse_attention_lab.fitting import PowerLawFit
@@ -26,19 +27,9 @@ from sparse_attention_lab.runs.provenance import describe_provenance
 from sparse_attention_lab.views.scorecard import RESOLVED_AT, Scorecard
 from sparse_attention_lab.views.tables import Table
 
-PAPER_LAWS: dict[str, dict[str, float]] = {
-    "Fig. 3": {"C": 0.76, "d": 1.29, "T": 0.80, "B": -0.80},
-    "layers and heads": {"C": 1.03, "d": 1.27, "T": 0.70, "n_layers": 0.06, "n_heads": 0.16},
-    "feature, random position": {"C": 1.43, "d": 1.31, "T": 0.58},
-    "feature, fixed position": {"C": 4.20, "d": 1.22, "T": 0.29},
-    "no feature, fixed position": {"C": 4.61, "d": 1.21, "T": 0.30},
-    "adam": {"C": 1.45, "d": 1.31, "T": 0.57},
-    "sgd": {"C": 6.42, "d": 1.44, "T": 1.07},
-    "Fig. 2 right": {"C": 2.15, "f": -1.02},
-}
-"""The paper's fitted laws: Fig. 3 (left and middle, one law), Fig. 13, Fig. 14 (three panels),
-Fig. 15, and the toy model's reduced dynamics under cross-sample repetition (Fig. 2 right, as the
-exponent of ``f(p, d)``; the paper fits no law for its Transformer under ``p``)."""
+PAPER_LAWS: dict[str, dict[str, float]] = {name: law.values for name, law in paper.LAWS.items()}
+"""The paper's fitted laws as ``{"C": ..., exponent: ...}`` (:data:`~sparse_attention_lab.analysis.paper.LAWS`
+holds them with their sources)."""
 
 NAMES = {"d": "d", "T": "T", "B": "B", "f": "f", "n_layers": "L", "n_heads": "H"}
 

@@ -1,0 +1,86 @@
+"""The one rule for directions and ratios: resolved only beyond two standard errors.
+
+A difference, a ratio or a sign is claimed only when the estimate lies more than
+:data:`RESOLVED_AT` standard errors from the null; otherwise the verdict is "unresolved". Ratios
+are judged on the log scale, where a bootstrap's spread is symmetric.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sparse_attention_lab.tasks import checks
+
+RESOLVED_AT = 2.0
+"""Standard errors needed to call a direction."""
+
+
+def direction(estimate: float, stderr: float, null: float = 0.0) -> str:
+    """``"above"``, ``"below"`` or ``"unresolved"``: ``estimate +- stderr`` against ``null``.
+
+    Unresolved unless ``|estimate - null| > RESOLVED_AT * stderr`` with a finite, non-negative
+    ``stderr``.
+    """
+    stderr = checks.real("stderr", stderr, at_least=0) if math.isfinite(stderr) else stderr
+    if not (math.isfinite(estimate) and math.isfinite(stderr)):
+        return "unresolved"
+    if abs(estimate - null) <= RESOLVED_AT * stderr:
+        return "unresolved"
+    return "above" if estimate > null else "below"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A ratio ``value`` with the standard error of its logarithm (``log_stderr``)."""
+
+    value: float
+    log_stderr: float
+    censored: bool = False  # some runs never crossed: the value is a bound
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """``value`` times and divided by ``exp(RESOLVED_AT * log_stderr)``."""
+        spread = math.exp(RESOLVED_AT * self.log_stderr)
+        return self.value / spread, self.value * spread
+
+    def direction(self) -> str:
+        """:func:`direction` of ``log(value)`` against 0: ``"above"`` means a ratio above 1."""
+        return direction(math.log(self.value), self.log_stderr) if self.value > 0 else "unresolved"
+
+    def __str__(self) -> str:
+        sign = ">= " if self.censored else ""
+        return f"{sign}x{self.value:.2f} (x/÷ {math.exp(self.log_stderr):.2f})"
+
+
+def _log_mean(values: np.ndarray) -> float:
+    return float(np.log(np.mean(values)))
+
+
+def ratio_of_means(
+    numerators: Sequence[Sequence[float]], denominators: Sequence[Sequence[float]],
+    n_boot: int = 2000, seed: int = 0,
+) -> Ratio:
+    """The geometric mean over cells of ``mean(numerators[i]) / mean(denominators[i])``, with a
+    bootstrap of its log over the seeds of each cell (each group resampled on its own).
+
+    Each cell holds one list of values per group (one value per seed). Infinite values (runs that
+    never crossed) must already be replaced by their cap; pass ``censored`` through :class:`Ratio`.
+    """
+    if len(numerators) != len(denominators) or not numerators:
+        raise ValueError("give one list of seeds per cell for both groups, the same cells.")
+    cells = [(np.asarray(a, float), np.asarray(b, float)) for a, b in zip(numerators, denominators, strict=True)]
+    for a, b in cells:
+        if a.size == 0 or b.size == 0 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            raise ValueError("every cell needs finite values in both groups.")
+        if np.any(a <= 0) or np.any(b <= 0):
+            raise ValueError("a ratio of steps needs positive values.")
+    point = np.mean([_log_mean(a) - _log_mean(b) for a, b in cells])
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_boot)
+    for k in range(n_boot):
+        draws[k] = np.mean([_log_mean(rng.choice(a, a.size)) - _log_mean(rng.choice(b, b.size)) for a, b in cells])
+    return Ratio(float(math.exp(point)), float(draws.std(ddof=1)))
