@@ -145,3 +145,13 @@ def test_width_fits_refuse_mislabelled_or_single_widths():
         width_fits({32: _width_records(32, 1.5)})
     with pytest.raises(ValueError, match="axes"):
         width_fits({32: [], 256: []}, axes="d only")
+
+
+def test_convergence_says_towards_away_or_unresolved():
+    from sparse_attention_lab.analysis.width import convergence
+    fits = width_fits({32: _width_records(32, 1.5), 256: _width_records(256, 1.0)})
+    change, stderr, verdict = convergence(fits, "d", 1.29)
+    # 1.5 -> 1.0 passes 1.29 and ends farther from it: 0.29 against 0.21
+    assert change == pytest.approx(0.08, abs=0.05) and verdict == "away from the paper's"
+    assert convergence(fits, "d", 0.5)[2] == "towards the paper's"
+    assert convergence(fits, "T", 0.8)[2] == "unresolved"  # both widths have T^0.5

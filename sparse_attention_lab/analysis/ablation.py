@@ -113,3 +113,12 @@ def ablation_rows(records: Iterable[dict], law: str = "Fig. 3") -> list[Ablation
                 Ratio(level.value, level.log_stderr, censored > 0), fit, change,
             ))
     return rows
+
+
+def closest_to_paper(rows: Iterable[AblationRow], reference: str) -> AblationRow:
+    """The reading under ``reference`` whose escape steps come closest to the paper's law (the
+    paper's law over ours nearest 1 on a log scale)."""
+    mine = [row for row in rows if row.reference == reference]
+    if not mine:
+        raise ValueError(f"no row under the reference {reference!r}; the references are {list(READINGS)}.")
+    return min(mine, key=lambda row: abs(math.log(row.law_over_ours.value)))

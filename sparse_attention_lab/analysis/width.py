@@ -9,6 +9,7 @@ whichever sweep trained it (sweeps that differ only in their step cap train the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -70,3 +71,15 @@ def width_fits(
         mine = [row for key, row in rows.items() if key[:3] in shared]
         fits.append(WidthFit(width, axes, fit_steps(mine, AXES[axes]), len(mine), _model(mine[0]), measure))
     return fits
+
+
+def convergence(fits: list[WidthFit], feature: str, paper: float) -> tuple[float, float, str]:
+    """``(change, stderr, verdict)``: how the distance of ``feature``'s exponent from the paper's
+    changes from the narrowest width to the widest, ``|wide - paper| - |narrow - paper|``;
+    ``"towards the paper's"`` or ``"away from the paper's"`` when resolved
+    (:func:`~.verdicts.direction`), else ``"unresolved"``."""
+    narrow, wide = min(fits, key=lambda f: f.width), max(fits, key=lambda f: f.width)
+    change = abs(wide.fit.fit.exponents[feature] - paper) - abs(narrow.fit.fit.exponents[feature] - paper)
+    stderr = float(math.hypot(narrow.fit.stderr(feature), wide.fit.stderr(feature)))
+    verdict = {"below": "towards the paper's", "above": "away from the paper's"}
+    return change, stderr, verdict.get(direction(change, stderr), "unresolved")

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sparse_attention_lab.analysis.ablation import FRACTION, AblationRow
+from sparse_attention_lab.analysis.ablation import FRACTION, AblationRow, closest_to_paper
 from sparse_attention_lab.analysis.paper import PaperLaw
-from sparse_attention_lab.analysis.width import WidthFit
+from sparse_attention_lab.analysis.width import WidthFit, convergence
 from sparse_attention_lab.experiments.ablation import OURS
 from sparse_attention_lab.views.tables import Table
 
@@ -44,7 +44,7 @@ def width_table(fits_Td: Sequence[WidthFit], fits_B: Sequence[WidthFit], law: Pa
 
 def width_figure(fits_Td: Sequence[WidthFit], fits_B: Sequence[WidthFit], law: PaperLaw) -> plt.Figure:
     """The exponents of ``d``, ``T`` and ``B`` against width (2-SE bars), the paper's as dashed lines."""
-    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 3.8))
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 4.2))
     series = [("d", fits_Td, -0.04), ("T", fits_Td, 0.0), ("B", fits_B, 0.04)]
     for feature, fits, shift in series:
         widths = np.array([f.width for f in fits], float)
@@ -60,7 +60,7 @@ def width_figure(fits_Td: Sequence[WidthFit], fits_B: Sequence[WidthFit], law: P
     ax.set_xlabel("model width d_model")
     ax.set_ylabel("exponent of the escape step")
     ax.set_title("Fig. 3's exponents against width (dashed: the paper's)", fontsize=11)
-    ax.legend(fontsize=9, loc="center right")
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -90,3 +90,33 @@ def ablation_table(rows: Sequence[AblationRow], reference: str) -> Table:
                   "change of d", "change of T"], lines,
                  caption=f"Threshold: {FRACTION:g} x the {reference}. Capped runs count at their cap, "
                          "so their factor is a lower bound.")
+
+
+def width_sentences(fits_Td: Sequence[WidthFit], fits_B: Sequence[WidthFit], law: PaperLaw) -> list[str]:
+    """One sentence per exponent: its value at each width and whether, from the narrowest width
+    to the widest, it moved towards the paper's (:func:`~sparse_attention_lab.analysis.width.convergence`)."""
+    lines = []
+    for feature, fits in (("d", fits_Td), ("T", fits_Td), ("B", fits_B)):
+        values = ", ".join(f"{f.fit.exponent(feature)} at width {f.width}" for f in fits)
+        change, stderr, verdict = convergence(list(fits), feature, law.exponents[feature])
+        lines.append(f"{feature}: {values} (paper {law.exponents[feature]:+.2f}); distance from the paper's "
+                     f"changes by {change:+.2f} ± {stderr:.2f} from width {fits[0].width} to "
+                     f"{fits[-1].width}: {verdict}.")
+    return lines
+
+
+def ablation_sentences(rows: Sequence[AblationRow], reference: str) -> list[str]:
+    """The readings that move the escape beyond two standard errors, and the one closest to the
+    paper's law, under one threshold ``reference``."""
+    mine = [r for r in rows if r.reference == reference and r.reading != OURS]
+    moved = [f"{r.reading} ({r.factor}, {r.verdict})" for r in mine if r.verdict != "unresolved"]
+    still = [r.reading for r in mine if r.verdict == "unresolved"]
+    ours = next(r for r in rows if r.reference == reference and r.reading == OURS)
+    best = closest_to_paper(rows, reference)
+    return [
+        f"Threshold {FRACTION:g} x the {reference}: the paper's law over our escape step is "
+        f"{ours.law_over_ours} (geometric mean over {ours.cells} cells).",
+        "Resolved moves: " + ("; ".join(moved) if moved else "none") + ".",
+        "Unresolved: " + (", ".join(still) if still else "none") + ".",
+        f"Closest to the paper's law: {best.reading} (the law over its escape step: {best.law_over_ours}).",
+    ]
