@@ -155,3 +155,16 @@ def test_convergence_says_towards_away_or_unresolved():
     assert change == pytest.approx(0.08, abs=0.05) and verdict == "away from the paper's"
     assert convergence(fits, "d", 0.5)[2] == "towards the paper's"
     assert convergence(fits, "T", 0.8)[2] == "unresolved"  # both widths have T^0.5
+
+
+def test_paired_seeds_remove_the_spread_they_share():
+    # each seed's own speed: the pairs move together, the groups scatter by a factor 2
+    base = [100.0, 200.0, 400.0, 150.0, 300.0]
+    faster = [b / 1.2 * (1 + 0.01 * k) for k, b in enumerate(base)]
+    unpaired = ratio_of_means([base], [faster], n_boot=1000)
+    paired = ratio_of_means([base], [faster], n_boot=1000, paired=True)
+    assert paired.value == unpaired.value == pytest.approx(1.2, rel=0.03)
+    assert paired.direction() == "above" and unpaired.direction() == "unresolved"
+    with pytest.raises(ValueError, match="paired"):
+        ratio_of_means([[1.0, 2.0]], [[1.0]], paired=True)
+    assert math.isinf(ratio_of_means([[2.0]], [[1.0]]).log_stderr)  # one seed: no error to speak of

@@ -211,7 +211,17 @@ def test_speedup_table_against_p_zero_and_the_reduced_flow():
     row = table.rows[-1]
     assert row[:3] == ["32", "8", "0.5"]
     assert row[-1] == f"x{regression.reduced_speedup(32, 8, 0.5):.2f}"
-    assert "(x1.00)" in table.rows[0][3]
+    assert "(" not in table.rows[0][3]  # p = 0 is the reference
+    assert row[3].endswith(", faster)")
+
+
+def test_a_speedup_the_seeds_do_not_resolve_is_not_called_faster():
+    # the means say x1.2, but the seeds disagree on the direction
+    steps = {0.0: (400, 300, 500), 0.5: (250, 400, 350)}
+    runs = [record({"T": 32, "d": 8, "p": p, "escape_fraction": 0.4}, s, test=t, attn=t / 2)
+            for p, ts in steps.items() for s, t in enumerate(ts)]
+    row = views.speedup_table(runs).rows[-1]
+    assert "faster" not in row[4] and "slower" not in row[4] and "±" in row[4]
 
 
 def test_scorecard_rows_from_fits(grid):
@@ -240,3 +250,12 @@ def test_figures_draw_every_panel(grid):
     assert len(views.run_figure(runs, T=16).axes) == 2
     p_runs = [record({"T": 16, "d": d, "p": p}, 0, test=300) for d in (4, 8) for p in (0.0, 0.5)]
     assert len(views.p_figure(p_runs, "Adam").axes) == 3
+
+
+def test_unique_runs_treat_a_default_and_an_absent_key_alike(grid):
+    # fig3_B's B = 1 column says "B": 1; fig3 leaves B out: the same runs (issue: 6 counted twice)
+    absent = [dict(r, config={k: v for k, v in r["config"].items() if k != "B"}) for r in grid if r["config"]["B"] == 1]
+    assert regression.unique_runs(grid + absent) == grid
+    assert regression.unique_runs(absent + grid) == absent + [r for r in grid if r["config"]["B"] != 1]
+    other = [dict(r, config={**r["config"], "B": 3}) for r in grid[:2]]
+    assert len(regression.unique_runs(grid + other)) == len(grid) + 2

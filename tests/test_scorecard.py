@@ -60,3 +60,16 @@ def test_save_and_load_round_trip(tmp_path):
     assert [r.chapter for r in rows] == ["03_x"]
     assert '<a href="03_x.html#fig3">' in rows_html(rows, link=True)
     assert "<table" in card._repr_html_()
+
+
+@pytest.mark.parametrize(("estimate", "stderr", "verdict"), [
+    (-0.5, 0.1, "holds"), (0.5, 0.1, "does not hold"),
+    (-0.15, 0.1, "unresolved"),  # the mean points the paper's way, the noise does not resolve it
+])
+def test_a_stated_direction_is_judged_by_the_two_standard_error_rule(estimate, stderr, verdict):
+    card = Scorecard("test")
+    row = card.direction("g < 0", paper="repetition helps", estimate=estimate, stderr=stderr, expected="below",
+                         ours=f"{estimate}", scale="toy")
+    assert row.verdict == verdict
+    with pytest.raises(ValueError, match="expected"):
+        card.direction("x", paper="", estimate=1.0, stderr=0.1, expected="up", ours="", scale="")

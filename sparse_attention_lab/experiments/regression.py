@@ -189,10 +189,13 @@ threshold but not which loss; for ``B = 1, p = 0`` the two losses are one distri
 
 
 def unique_runs(records: Iterable[dict]) -> list[dict]:
-    """``records`` without repeated (config, seed) pairs, the first kept (sweeps may share settings)."""
+    """``records`` without repeated (config, seed) pairs, the first kept (sweeps may share settings).
+
+    Configs are compared with their left-out keys filled from :data:`DEFAULTS`, so a config that
+    says ``"B": 1`` and one that leaves ``B`` out name the same run."""
     seen: dict[tuple[str, int], dict] = {}
     for record in records:
-        seen.setdefault((config_key(record["config"]), record["seed"]), record)
+        seen.setdefault((config_key(full_config(record)), record["seed"]), record)
     return list(seen.values())
 
 

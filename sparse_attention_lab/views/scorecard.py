@@ -22,11 +22,11 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sparse_attention_lab.analysis.verdicts import direction
 from sparse_attention_lab.fitting import PowerLawFit
 from sparse_attention_lab.runs.book_data import data_dir, results_dir
 from sparse_attention_lab.tasks import checks
 
-RESOLVED_AT = 2.0  # standard errors needed to call a sign or a difference
 VERDICTS = ("agrees", "same sign", "opposite sign", "unresolved", "differs", "holds", "does not hold")
 
 
@@ -43,17 +43,23 @@ class Row:
     chapter: str = ""
 
 
-def exponent_verdict(estimate: float, stderr: float, paper: float) -> str:
-    """The verdict on a fitted exponent ``estimate +- stderr`` against the paper's ``paper``."""
+def _check_stderr(stderr: object) -> None:
     if isinstance(stderr, (int, float)) and stderr < 0:
         raise ValueError(f"stderr must be a standard error (>= 0), got {stderr!r}.")
-    if not (math.isfinite(estimate) and math.isfinite(stderr) and stderr >= 0):
+
+
+def exponent_verdict(estimate: float, stderr: float, paper: float) -> str:
+    """The verdict on a fitted exponent ``estimate +- stderr`` against the paper's ``paper``, by
+    the one rule of :func:`~sparse_attention_lab.analysis.verdicts.direction`."""
+    _check_stderr(stderr)
+    if not (math.isfinite(estimate) and math.isfinite(stderr)):
         return "unresolved"
-    if abs(estimate - paper) <= RESOLVED_AT * stderr:
+    if direction(estimate, stderr, paper) == "unresolved":
         return "agrees"
-    if abs(estimate) <= RESOLVED_AT * stderr:
+    sign = direction(estimate, stderr)
+    if sign == "unresolved":
         return "unresolved"
-    return "same sign" if math.copysign(1, estimate) == math.copysign(1, paper) else "opposite sign"
+    return "same sign" if (sign == "above") == (paper > 0) else "opposite sign"
 
 
 def value_verdict(ours: float, paper: float, rel_tol: float) -> str:
@@ -64,8 +70,7 @@ def value_verdict(ours: float, paper: float, rel_tol: float) -> str:
 
 def with_error(estimate: float, stderr: float) -> str:
     """``estimate ± stderr`` with the error to two significant digits and the estimate to match."""
-    if isinstance(stderr, (int, float)) and stderr < 0:
-        raise ValueError(f"stderr must be a standard error (>= 0), got {stderr!r}.")
+    _check_stderr(stderr)
     if not (math.isfinite(stderr) and stderr > 0):
         return f"{estimate:.2f} ± {stderr:.2g}"
     decimals = max(0, 1 - math.floor(math.log10(stderr)))
@@ -121,6 +126,17 @@ class Scorecard:
             raise ValueError(f"holds must be a bool, got {holds!r}.")
         return self._add(what=what, paper=paper, ours=ours, scale=scale,
                          verdict="holds" if holds else "does not hold", section=section)
+
+    def direction(self, what: str, paper: str, estimate: float, stderr: float, expected: str, ours: str,
+                  scale: str, section: str = "") -> Row:
+        """A direction the paper states (``expected``: ``"above"`` or ``"below"`` zero, e.g. a
+        negative exponent for "repetition shortens the plateau"): "holds" when ``estimate +- stderr``
+        resolves it, "does not hold" when it resolves the opposite, "unresolved" otherwise."""
+        checks.choice("expected", expected, ("above", "below"))
+        _check_stderr(stderr)
+        found = direction(estimate, stderr)
+        verdict = "unresolved" if found == "unresolved" else ("holds" if found == expected else "does not hold")
+        return self._add(what=what, paper=paper, ours=ours, scale=scale, verdict=verdict, section=section)
 
     def to_html(self) -> str:
         """The rows as an HTML table (what, paper, ours, scale, verdict)."""
