@@ -168,3 +168,18 @@ def test_paired_seeds_remove_the_spread_they_share():
     with pytest.raises(ValueError, match="paired"):
         ratio_of_means([[1.0, 2.0]], [[1.0]], paired=True)
     assert math.isinf(ratio_of_means([[2.0]], [[1.0]]).log_stderr)  # one seed: no error to speak of
+
+
+def test_late_rise_needs_a_low_period_then_a_later_gain():
+    from sparse_attention_lab.analysis.recall import late_rise
+    steps = list(range(0, 1100, 100))
+    train = [0.1, 0.95] + [1.0] * 9
+    grokking = [0.1, 0.1, 0.12, 0.12, 0.13, 0.13, 0.2, 0.4, 0.6, 0.8, 0.9]  # flat, then up late
+    climbing = [0.1, 0.3, 0.5, 0.6, 0.65, 0.7, 0.72, 0.74, 0.75, 0.76, 0.77]  # up early, slower later
+    general = [0.1, 0.9] + [0.95] * 9  # test follows train: no low period
+    assert late_rise(steps, train, grokking).verdict == "late rise"
+    assert late_rise(steps, train, climbing).verdict == "no late rise"
+    assert late_rise(steps, train, general).verdict == "no low period"
+    assert late_rise(steps, [0.1] * 11, grokking).verdict == "no low period"  # never learned its own data
+    with pytest.raises(ValueError, match="one length"):
+        late_rise(steps, train[:3], grokking)

@@ -24,7 +24,8 @@ LAYERS = {
                     "experiments.recall_layers", "experiments.recall_summary", "experiments.on_demand",
                     "experiments.scaling", "experiments.packing", "experiments.ablation", "experiments"},
     "sweeps": {"runs.sweep", "runs.estimate", "runs.provenance", "runs.book_data", "runs"},
-    "analysis": {"analysis", "analysis.paper", "analysis.verdicts", "analysis.ablation", "analysis.width"},
+    "analysis": {"analysis", "analysis.paper", "analysis.verdicts", "analysis.ablation", "analysis.width",
+                 "analysis.recall"},
     "views and exercises": {
         "views.figures", "views.scorecard", "views.static_explorer", "views.live_explorer",
         "views.repetition", "views.training_panel", "views.attention_maps", "views.tables", "views.regression",

@@ -57,9 +57,24 @@ def test_emergence_by_threshold_and_repetition_summary():
     assert summary[(2.0, 0.0)]["gap"] == pytest.approx(0.5) and summary[(2.0, 0.0)]["final_test"] == 0.7
     with pytest.raises(ValueError, match="B = 1, p = 0"):
         recall_summary.repetition_summary([fast], accuracy=0.5)
+
+
+def test_repetition_rows_judge_paired_speedups_by_the_two_standard_error_rule():
+    def seeds(B=1.0, p=0.0, test=(0, 0.1, 0.3, 0.6, 0.9), train=None, shift=(0.0, 0.0, 0.0)):
+        return [run(B=B, p=p, seed=k, test=tuple(min(1.0, a + shift[k] * (i > 0)) for i, a in enumerate(test)),
+                    train=train) for k in range(3)]
+
+    base = seeds()
+    fast = seeds(B=2.0, test=(0, 0.3, 0.6, 0.8, 0.9), train=(0, 0.8, 0.9, 1.0, 1.0))
+    noisy = seeds(p=0.5, test=(0, 0.1, 0.3, 0.6, 0.9), train=(0, 0.8, 0.9, 1.0, 1.0), shift=(0.25, -0.05, 0.0))
     card = Scorecard("04_test")
-    recall_figures.add_repetition_rows(card, {**summary, (1.0, 0.5): summary[(2.0, 0.0)]}, 0.5, section="s")
-    assert len(card.rows) == 4 and all(r.verdict == "holds" for r in card.rows)
+    recall_figures.add_repetition_rows(card, base + fast + noisy, 0.5, section="s", scale="toy")
+    verdicts = {r.what: r.verdict for r in card.rows}
+    assert verdicts["Fig. 5: the smallest in-context repetition B speeds learning on test data"] == "holds"
+    assert verdicts["Fig. 16: in-context repetition B speeds learning on the training distribution"] == "holds"
+    # one seed of p = 0.5 is faster, one slower: the mean points one way, the seeds do not
+    assert verdicts["Fig. 5: the smallest cross-sample repetition p speeds learning on test data"] == "unresolved"
+    assert all("±" in r.ours for r in card.rows) and "threshold not stated" in card.rows[0].paper
 
 
 def test_half_rise_largest_drop_and_plateau_levels():

@@ -5,4 +5,5 @@
 - :mod:`.verdicts`: the one rule that turns an estimate and its standard error into a direction.
 - :mod:`.ablation`: the open-choice ablation at the paper's width (chapter 3's companion page).
 - :mod:`.width`: the Fig. 3 exponents against model width on the cells every width trained.
+- :mod:`.recall`: paired speed-ups under repetition and the late rise of test accuracy (Figs. 5, 16).
 """

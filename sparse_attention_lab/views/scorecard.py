@@ -8,6 +8,8 @@ Every chapter ends with one; the summary page gathers them all. Three kinds of r
   "unresolved".
 - :meth:`Scorecard.value`: a number against the paper's, "agrees" within a relative tolerance.
 - :meth:`Scorecard.check`: a qualitative statement that holds or does not.
+- :meth:`Scorecard.direction`: a direction the paper states, judged by the two-standard-error rule.
+- :meth:`Scorecard.not_measured`: a claim our scale cannot test, with what was measured instead.
 
 Rows are saved to ``book/data/scorecard_<chapter>.json`` for the summary page (outside a checkout,
 or under a step cap, to ``./sal_results/``: :func:`~sparse_attention_lab.runs.book_data.results_dir`).
@@ -19,6 +21,7 @@ import html
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,7 +30,8 @@ from sparse_attention_lab.fitting import PowerLawFit
 from sparse_attention_lab.runs.book_data import data_dir, results_dir
 from sparse_attention_lab.tasks import checks
 
-VERDICTS = ("agrees", "same sign", "opposite sign", "unresolved", "differs", "holds", "does not hold")
+NOT_MEASURED = "not yet measured at this scale"
+VERDICTS = ("agrees", "same sign", "opposite sign", "unresolved", "differs", "holds", "does not hold", NOT_MEASURED)
 
 
 @dataclass(frozen=True)
@@ -132,11 +136,28 @@ class Scorecard:
         """A direction the paper states (``expected``: ``"above"`` or ``"below"`` zero, e.g. a
         negative exponent for "repetition shortens the plateau"): "holds" when ``estimate +- stderr``
         resolves it, "does not hold" when it resolves the opposite, "unresolved" otherwise."""
-        checks.choice("expected", expected, ("above", "below"))
         _check_stderr(stderr)
-        found = direction(estimate, stderr)
-        verdict = "unresolved" if found == "unresolved" else ("holds" if found == expected else "does not hold")
+        return self.directions(what, paper, [direction(estimate, stderr)], expected, ours, scale, section)
+
+    def directions(self, what: str, paper: str, found: Sequence[str], expected: str, ours: str, scale: str,
+                   section: str = "") -> Row:
+        """A direction the paper states for every one of several estimates, each already judged by
+        :func:`~sparse_attention_lab.analysis.verdicts.direction` (``found``): "holds" when all
+        resolve ``expected``, "does not hold" when one resolves the opposite, else "unresolved"."""
+        checks.choice("expected", expected, ("above", "below"))
+        found = list(found)
+        if not found or any(f not in ("above", "below", "unresolved") for f in found):
+            raise ValueError(f"found must hold directions ('above', 'below', 'unresolved'), got {found!r}.")
+        if any(f not in (expected, "unresolved") for f in found):
+            verdict = "does not hold"
+        else:
+            verdict = "holds" if all(f == expected for f in found) else "unresolved"
         return self._add(what=what, paper=paper, ours=ours, scale=scale, verdict=verdict, section=section)
+
+    def not_measured(self, what: str, paper: str, ours: str, scale: str, section: str = "") -> Row:
+        """A claim of the paper's that our scale cannot test (``ours`` says why, and what was
+        measured instead): neither "holds" nor "does not hold"."""
+        return self._add(what=what, paper=paper, ours=ours, scale=scale, verdict=NOT_MEASURED, section=section)
 
     def to_html(self) -> str:
         """The rows as an HTML table (what, paper, ours, scale, verdict)."""
