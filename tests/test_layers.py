@@ -25,7 +25,7 @@ LAYERS = {
                     "experiments.scaling", "experiments.packing", "experiments.ablation", "experiments"},
     "sweeps": {"runs.sweep", "runs.estimate", "runs.provenance", "runs.book_data", "runs"},
     "analysis": {"analysis", "analysis.paper", "analysis.verdicts", "analysis.ablation", "analysis.width",
-                 "analysis.recall"},
+                 "analysis.recall", "analysis.tuning"},
     "views and exercises": {
         "views.figures", "views.scorecard", "views.static_explorer", "views.live_explorer",
         "views.repetition", "views.training_panel", "views.attention_maps", "views.tables", "views.regression",

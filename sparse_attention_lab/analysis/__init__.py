@@ -6,4 +6,5 @@
 - :mod:`.ablation`: the open-choice ablation at the paper's width (chapter 3's companion page).
 - :mod:`.width`: the Fig. 3 exponents against model width on the cells every width trained.
 - :mod:`.recall`: paired speed-ups under repetition and the late rise of test accuracy (Figs. 5, 16).
+- :mod:`.tuning`: the learning rate tuned per p on the shortest mean plateau (App. D.3).
 """

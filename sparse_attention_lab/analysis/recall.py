@@ -16,7 +16,7 @@ import numpy as np
 
 from sparse_attention_lab.analysis.verdicts import Ratio, ratio_of_means
 from sparse_attention_lab.experiments.recall_summary import setting_of
-from sparse_attention_lab.measure import escape_step
+from sparse_attention_lab.measure import escape_step, first_crossing
 
 REFERENCE = (1.0, 0.0)
 """``(B, p)`` without repetition, the setting every speed-up is measured against."""
@@ -85,3 +85,22 @@ def late_rise(steps: Sequence[float], train_acc: Sequence[float], test_acc: Sequ
     middle = (start + steps.size - 1) // 2
     return LateRise(float(steps[start]), float(test[start]), float(test[middle] - test[start]),
                     float(test[-1] - test[middle]))
+
+
+def query_kind_ratios(records: Iterable[dict], accuracy: float) -> dict[float, Ratio | None]:
+    """Per ``p > 0``: the step at which the other queries reach ``accuracy`` over the step at which
+    the repeated queries do, paired by seed (above 1: the repeated queries come first); ``None``
+    where a seed never got there. Records trained by
+    :func:`~sparse_attention_lab.experiments.recall_summary.run_with_query_kinds`."""
+    steps: dict[float, list[tuple[float, float]]] = {}
+    for record in records:
+        p = setting_of(record)[1]
+        if p > 0:
+            repeated, other = (first_crossing(record["steps"], record["probes"][kind], accuracy, direction="above")
+                               for kind in ("repeated", "other"))
+            steps.setdefault(p, []).append((other, repeated))
+    out = {}
+    for p, pairs in sorted(steps.items()):
+        usable = len(pairs) >= 2 and all(0 < v < math.inf for pair in pairs for v in pair)
+        out[p] = ratio_of_means([[o for o, _ in pairs]], [[r for _, r in pairs]], paired=True) if usable else None
+    return out

@@ -15,6 +15,8 @@ import numpy as np
 from IPython.display import display
 
 from sparse_attention_lab.analysis import paper
+from sparse_attention_lab.analysis.recall import late_rise
+from sparse_attention_lab.analysis.tuning import Tuning, tune_rates
 from sparse_attention_lab.experiments import mechanism, recall, recall_layers, scaling
 from sparse_attention_lab.experiments import regression as regression_runs
 from sparse_attention_lab.measure import escape_step
@@ -191,54 +193,40 @@ def _tuning_plan() -> tuple[list[float], list[int]]:
     return list(sizes["lr"]), sorted(set.intersection(*(set(ds) for ds in sizes["d"])))
 
 
-def _tuned_rates(records: Sequence[dict], seeds_needed: int) -> tuple[list[list[str]], list[dict]]:
-    """The tuning of :func:`tuned_lr_table`: its table rows, and the plateau rows at the tuned rates
-    (a p is tuned once every rate of the sweep has ``seeds_needed`` runs at each tuning d)."""
+def _tuning(records: Sequence[dict], seeds_needed: int) -> Tuning:
     rates, tuning_ds = _tuning_plan()
-    rows = regression_runs.step_rows(records, "test", fraction=0.4)
-    table, chosen = [], []
-    for p in sorted({r["p"] for r in rows}):
-        at_p = [r for r in rows if r["p"] == p]
-        candidates = {}
-        for lr in rates:
-            sub = [r for r in at_p if r["lr"] == lr]
-            seeds = {d: sum(r["d"] == d for r in sub) for d in sorted({r["d"] for r in sub})}
-            tuned = all(seeds.get(d, 0) >= seeds_needed for d in tuning_ds)
-            mean = float(np.mean([r["plateau"] for r in sub if r["d"] in tuning_ds])) if tuned else math.nan
-            if tuned:
-                candidates[lr] = (mean, sub)  # inf if a run never escaped
-            table.append([f"{p:g}", f"{lr:g}", ", ".join(f"{n} at {d}" for d, n in seeds.items()) or "none yet",
-                          f"{mean:.0f}" if tuned else "", "yes" if tuned else "no (still running)"])
-        if len(candidates) == len(rates):
-            best = min(candidates, key=lambda lr: candidates[lr][0])
-            chosen += candidates[best][1]
-            table.append([f"{p:g}", f"**{best:g}** (tuned)", "", "", ""])
-    return table, chosen
-
-
-def _fit_chosen(chosen: Sequence[dict]) -> regression_runs.StepFit | None:
-    return regression_runs.fit_steps(chosen, ("d", "f")) if len({r["p"] for r in chosen}) >= 2 else None
+    return tune_rates(records, rates, tuning_ds, seeds_needed)
 
 
 def tuned_fit(records: Sequence[dict], seeds_needed: int = 5) -> regression_runs.StepFit | None:
     """Eq. 22 fitted over every d at the rates :func:`tuned_lr_table` chooses, once two or more p are tuned."""
-    return _fit_chosen(_tuned_rates(records, seeds_needed)[1])
+    return _tuning(records, seeds_needed).fit()
+
+
+def tuning_table(tuning: Tuning, tuning_ds: Sequence[int], caption: str) -> Table:
+    """The candidates of a :class:`~sparse_attention_lab.analysis.tuning.Tuning`, the chosen rate
+    marked after each ``p``'s candidates."""
+    table = []
+    for p in sorted({c.p for c in tuning.candidates}):
+        for c in (c for c in tuning.candidates if c.p == p):
+            table.append([f"{p:g}", f"{c.lr:g}", ", ".join(f"{n} at {d}" for d, n in c.seeds.items()) or "none yet",
+                          f"{c.mean:.0f}" if c.complete else "", "yes" if c.complete else "no (still running)"])
+        if p in tuning.chosen:
+            table.append([f"{p:g}", f"**{tuning.chosen[p]:g}** (tuned)", "", "", ""])
+    return Table(["p", "lr", "seeds at d", f"mean plateau (0.4) at d = {', '.join(map(str, tuning_ds))}",
+                  "complete there"], table, caption=caption)
 
 
 def tuned_lr_table(records: Sequence[dict], seeds_needed: int = 5) -> Table:
     """Fig. 3 right at T = 256 with the learning rate tuned per p on "the shortest average plateau
-    length" (App. D.3): each lr's mean plateau (test loss at 0.4) over its runs at the d values
-    every lr of the sweep runs (the tuning d; infinite if a run never escaped); once every lr has
-    all its seeds there, the best is marked and, with two or more p tuned, Eq. 22 is fitted over
-    every d at the tuned rates (printed)."""
-    table, chosen = _tuned_rates(records, seeds_needed)
-    fit = _fit_chosen(chosen)
+    length" (App. D.3, :mod:`~sparse_attention_lab.analysis.tuning`); with two or more p tuned,
+    Eq. 22 over every d at the tuned rates is printed."""
+    tuning = _tuning(records, seeds_needed)
+    fit = tuning.fit()
     if fit is not None:
         print(f"at the tuned learning rates: {fit}; g = {fit.exponent('f')} (theory: -1)")
-    return Table(["p", "lr", "seeds at d", f"mean plateau (0.4) at d = {', '.join(map(str, _tuning_plan()[1]))}",
-                  "complete there"],
-                 table, caption="Fig. 3 right at T = 256: the learning rate per p (App. D.3), compared at the "
-                                 "d values both rates ran.")
+    return tuning_table(tuning, _tuning_plan()[1], "Fig. 3 right at T = 256: the learning rate per p (App. D.3), "
+                                                    "compared at the d values both rates ran.")
 
 
 def scale_fits(rows: Sequence[dict], wide_records: Sequence[dict] | None) -> dict[str, regression_runs.StepFit]:
@@ -298,18 +286,23 @@ def induction_head_table(records: Sequence[dict]) -> Table:
 
 
 def long_runs_table(records: Sequence[dict]) -> Table:
-    """Runs trained long past emergence: does test accuracy dip and recover?"""
+    """Runs trained long past emergence, read for the paper's late rise of test accuracy
+    (:func:`~sparse_attention_lab.analysis.recall.late_rise`, each run on its own)."""
     rows = []
     for record in records:
         c = recall.full_config(record)
-        acc = np.asarray(record["test_acc"])
         emerged = escape_step(record, accuracy=0.5)
+        rise = late_rise(record["steps"], record["train_acc"], record["test_acc"])
+        then = "-" if not math.isfinite(rise.learned_at) else f"{rise.test_then:.2f} (step {rise.learned_at:.0f})"
+        gains = "-" if not math.isfinite(rise.learned_at) else f"{rise.early_gain:+.2f} / {rise.late_gain:+.2f}"
         rows.append([f"{c['B']:g}", f"{c['p']:g}", record["seed"], f"{escape_step(record, accuracy=0.05):.0f}",
                      f"{emerged:.0f}", f"{record['steps'][-1] / emerged:.1f}" if math.isfinite(emerged) else "-",
-                     f"{acc.max():.2f}", f"{float((np.maximum.accumulate(acc) - acc).max()):.2f}", f"{acc[-1]:.2f}"])
-    return Table(["B", "p", "seed", "5% at step", "50% at step", "trained / 50% step", "best test acc.",
-                  "largest fall below the best so far", "final test acc."], rows,
-                 caption="Long runs: does test accuracy dip and recover?")
+                     then, gains, f"{record['test_acc'][-1]:.2f}", rise.verdict])
+    return Table(["B", "p", "seed", "5% at step", "50% at step", "trained / 50% step",
+                  "test acc. once train acc. ≥ 0.9", "test-acc. gain, first / second half after", "final test acc.",
+                  "reading"], rows,
+                 caption="Long runs, read for a late rise: a low test accuracy once the run has learned its own data, "
+                         "then a gain of 0.1 or more in the second half of the rest of the run, larger than in the first.")
 
 
 def induction_head_report(records: Sequence[dict]) -> None:
