@@ -183,3 +183,8 @@ def test_late_rise_needs_a_low_period_then_a_later_gain():
     assert late_rise(steps, [0.1] * 11, grokking).verdict == "no low period"  # never learned its own data
     with pytest.raises(ValueError, match="one length"):
         late_rise(steps, train[:3], grokking)
+
+
+def test_a_constant_numerator_leaves_the_error_to_the_seeds():
+    ratio = ratio_of_means([[100.0]], [[40.0, 50.0, 60.0]], n_boot=500)
+    assert ratio.value == pytest.approx(2.0) and 0 < ratio.log_stderr < 0.3

@@ -68,7 +68,8 @@ def ratio_of_means(
     bootstrap of its log over the seeds of each cell: each group resampled on its own, or, with
     ``paired``, the same seeds drawn for both (value ``k`` of both groups is seed ``k``, sharing
     its initialisation and test set). The spread is scaled by ``sqrt(n / (n - 1))`` for the
-    smallest number of seeds ``n`` in a cell (a bootstrap's known bias; one seed: infinite error).
+    smallest number of seeds ``n > 1`` in a group (a bootstrap's known bias); a group of one value
+    is a constant, and with one value in every group the error is infinite.
 
     Each cell holds one list of values per group (one value per seed). Infinite values (runs that
     never crossed) must already be replaced by their cap; pass ``censored`` through :class:`Ratio`.
@@ -94,6 +95,8 @@ def ratio_of_means(
         draws[k] = np.mean(logs)
     # a bootstrap over n values spreads like (n - 1)/n of the sampling variance: undo it for the
     # smallest cell (with 2-5 seeds the bias is 10-30% of the error)
-    n = min(min(a.size, b.size) for a, b in cells)
+    # (a group of one value, such as a law's prediction, is a constant and adds no spread)
+    sizes = [group.size for a, b in cells for group in (a, b) if group.size > 1]
+    n = min(sizes, default=1)
     correction = math.sqrt(n / (n - 1)) if n > 1 else math.inf
     return Ratio(float(math.exp(point)), float(draws.std(ddof=1)) * correction)

@@ -28,12 +28,14 @@ ABLATIONS: dict[str, dict] = {
     "PyTorch initialisation": {"init": "pytorch"},
     "readout initial scale 1": {"readout_init": 1.0, "escape_reference": PLATEAU_LOSS},
     "loss averaged over outputs": {"output_reduction": "mean"},
+    "PyTorch defaults throughout": {"init": "pytorch", "readout_init": 1.0, "escape_reference": PLATEAU_LOSS},
 }
 """Each reading, as the config fields it changes from ours (``models.TransformerConfig`` and
 ``training.trainer.TrainConfig`` document each field). A flagged readout has no attention probe
 (it reads the relevant token's own row). A readout that starts at scale 1 starts far above the
 plateau, so its runs stop by the threshold taken from the plateau's 1/2. Without the feature the relevant token can only be found
-at a fixed position, so the feature is switched off there only (as in Fig. 14)."""
+at a fixed position, so the feature is switched off there only (as in Fig. 14). The last reading
+combines two: every layer, the readout included, as ``torch.nn.Linear`` starts it."""
 
 
 def variant(config: dict) -> str:
