@@ -100,7 +100,8 @@ class Clock:
         return self.over()
 
     def count(self, model_config, tokens: int, records: list[dict], batch: int, precision: str = "fp32") -> None:
-        """Add the training FLOPs of ``records`` (3 x a forward pass per sequence per step)."""
+        """Add the training FLOPs of ``records`` (3 x a forward pass per sequence of ``tokens`` tokens,
+        the task's ``seq_len``, per step; the model counts its own readout slot)."""
         from sparse_attention_lab.models import Transformer
 
         per_sequence = Transformer(model_config, n_models=1).flops_per_sequence(tokens)
@@ -158,8 +159,7 @@ def _transformer_agreement(build, config: dict, seeds: list[int], gpu: torch.dev
         runs[label] = train(task, model_config, replace(training, device=dev, data_device=data, progress=False), seeds,
                             callback=clock.stop)
         runs[label + "_s"] = time.perf_counter() - start
-        tokens = getattr(task, "T", None)
-        clock.count(model_config, tokens + 1 if tokens else 2 * task.n_pairs + 1, runs[label], training.batch_size)
+        clock.count(model_config, task.seq_len, runs[label], training.batch_size)
     cpu, same, other = runs["cpu"], runs["gpu_cpu_batches"], runs["gpu_batches"]
     first_escape = min((measure(r) for r in cpu), default=math.inf)
     return {
@@ -315,8 +315,7 @@ def _rate(build, config: dict, seeds: list[int], precision: str, dev: torch.devi
         _sync(dev)
         timings.append((time.perf_counter() - wall, time.thread_time() - host))
     if clock is not None:
-        tokens = getattr(task, "T", None)
-        flops = Transformer(model_config, n_models=1).flops_per_sequence(tokens + 1 if tokens else 2 * task.n_pairs + 1)
+        flops = Transformer(model_config, n_models=1).flops_per_sequence(task.seq_len)
         clock.flops[precision] += 3.0 * flops * run.batch_size * len(seeds) * (3 * steps + 3)
     wall = (timings[1][0] - timings[0][0]) / steps
     host = (timings[1][1] - timings[0][1]) / steps
@@ -376,10 +375,9 @@ def precision_plateaus(gpu: torch.device, smoke: bool, clock: Clock, share_end: 
             start = time.perf_counter()
             records = train(task, model_config, replace(training, device=str(gpu), precision=precision,
                                                         progress=False), seeds, callback=clock.stop)
-            tokens = getattr(task, "T", None)
-            clock.count(model_config, tokens + 1 if tokens else 2 * task.n_pairs + 1, records, training.batch_size,
-                        precision)
-            escapes[precision] = [measure(r) if not clock.over() else "cut by the clock" for r in records]
+            clock.count(model_config, task.seq_len, records, training.batch_size, precision)
+            # a run the clock stopped has no escape to compare: the whole precision says so, not one seed
+            escapes[precision] = "cut by the clock" if clock.over() else [measure(r) for r in records]
             walls[precision] = round(time.perf_counter() - start, 2)
         fp32 = escapes.get("fp32")
         out[name] = {"config": config, "seeds": seeds, "escape_steps": escapes, "wall_s": walls,
@@ -419,7 +417,7 @@ def fig3_paper(gpu: torch.device, smoke: bool, clock: Clock, data_dir: Path, com
     flops_before = dict(clock.flops)
     for r in records[before:]:
         task, model_config, training = regression.build(r["config"])
-        clock.count(model_config, task.T + 1, [r], training.batch_size)
+        clock.count(model_config, task.seq_len, [r], training.batch_size)
     return {"file": str(out_file), "status": status, "wall_s": round(time.perf_counter() - start, 1),
             "runs_before": before, "runs_after": len(records), "configs_done": sorted(configs),
             "escaped": sum(bool(r.get("escaped")) for r in records), "output_tail": tail,

@@ -133,6 +133,11 @@ class SingleLocationRegression:
         object.__setattr__(self, "fixed_positions", fixed)
 
     @property
+    def seq_len(self) -> int:
+        """Tokens per sequence, ``T`` (a model may append a readout slot of its own)."""
+        return self.T
+
+    @property
     def input_dim(self) -> int:
         """Width of a token as fed to a model: ``d``, plus one with the relevant feature."""
         return self.d + int(self.version == "transformer" and self.feature)
