@@ -240,12 +240,20 @@ def layers_heads_table(rows: Sequence[dict]) -> Table:
 
 
 def optimizer_ratio_table(rows: Sequence[dict]) -> Table:
-    """Fig. 15: mean SGD plateau over mean Adam plateau at each ``T`` and ``d``."""
-    settings = sorted({(r["T"], r["d"]) for r in rows})
-    mean = {(T, d, o): regression.mean_steps([r for r in rows if r["optimizer"] == o], T=T, d=d)
-            for T, d in settings for o in ("adam", "sgd")}
-    return Table(["T", "d", "SGD plateau / Adam plateau"],
-                 [[T, d, f"{mean[T, d, 'sgd'] / mean[T, d, 'adam']:.2f}"] for T, d in settings])
+    """Fig. 15: mean SGD plateau over mean Adam plateau at each ``T`` and ``d``, the seeds paired
+    (one seed starts both optimizers from the same weights), ± one bootstrap standard error."""
+    table = []
+    for T, d in sorted({(r["T"], r["d"]) for r in rows}):
+        steps = {o: {r["seed"]: r["plateau"] for r in rows if (r["T"], r["d"], r["optimizer"]) == (T, d, o)}
+                 for o in ("adam", "sgd")}
+        seeds = sorted(set(steps["adam"]) & set(steps["sgd"]))
+        sgd, adam = [steps["sgd"][s] for s in seeds], [steps["adam"][s] for s in seeds]
+        if len(seeds) < 2 or not all(math.isfinite(v) for v in sgd + adam):
+            table.append([T, d, "-"])
+            continue
+        ratio = ratio_of_means([sgd], [adam], paired=True)
+        table.append([T, d, f"{ratio.value:.2f} ± {ratio.value * ratio.log_stderr:.2f}"])
+    return Table(["T", "d", "SGD plateau / Adam plateau"], table)
 
 
 def grid_text(fit: StepFit, extra: str = "") -> str:
