@@ -188,3 +188,19 @@ def test_late_rise_needs_a_low_period_then_a_later_gain():
 def test_a_constant_numerator_leaves_the_error_to_the_seeds():
     ratio = ratio_of_means([[100.0]], [[40.0, 50.0, 60.0]], n_boot=500)
     assert ratio.value == pytest.approx(2.0) and 0 < ratio.log_stderr < 0.3
+
+
+def test_exponent_changes_compare_ours_on_the_readings_own_cells():
+    # ours is steep in d only where the reading has no runs: on shared cells nothing changes
+    records = []
+    for T in (32, 64):
+        for d in (8, 16, 32):
+            for seed in range(3):
+                steps = (d ** (2.0 if d == 32 else 1.0)) * T / 8 * (1 + 0.01 * seed)
+                records.append(_record({"T": T, "d": d, "max_steps": 10**6}, seed, _curve(steps, n=int(steps / 10) + 5)))
+                if d < 32:
+                    records.append(_record({"T": T, "d": d, "max_steps": 10**6, "position": "fixed"}, seed,
+                                           _curve(2 * steps, n=int(steps / 5) + 5)))
+    row = next(r for r in ablation_rows(records) if r.reading == "fixed position")
+    change, _ = row.exponent_change["d"]
+    assert abs(change) < 0.15  # against ours on every cell, d^2 at d = 32 would give about -0.4

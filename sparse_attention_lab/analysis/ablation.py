@@ -6,8 +6,8 @@ threshold reference (:data:`READINGS`), on the ``T`` x ``d`` cells of sweep ``fi
 - ``factor``: the geometric mean over cells of (mean escape step, this reading) / (ours), with a
   bootstrap over seeds (:func:`~.verdicts.ratio_of_means`), and its direction by the one rule;
 - ``law_over_ours``: the paper's law ``0.76 d^1.29 T^0.80`` over the mean escape step, the same way;
-- the local exponents of ``d`` and ``T`` fitted over the cells, their change from ours, and its
-  direction.
+- the local exponents of ``d`` and ``T`` fitted over the cells, their change from ours fitted
+  on the same cells, and its direction.
 """
 
 from __future__ import annotations
@@ -89,7 +89,6 @@ def ablation_rows(records: Iterable[dict], law: str = "Fig. 3") -> list[Ablation
         table = escape_table(records, reference)
         if OURS not in table:
             raise ValueError("records: no run of our own reading, nothing to compare with.")
-        ours_fit = _fit(table[OURS])
         for reading in (name for name in ABLATIONS if name in table):
             cells = {cell: runs for cell, runs in table[reading].items() if cell in table[OURS]}
             if not cells:
@@ -102,6 +101,7 @@ def ablation_rows(records: Iterable[dict], law: str = "Fig. 3") -> list[Ablation
             factor = ratio_of_means(steps, ours)
             level = ratio_of_means(laws, steps)
             fit = _fit(cells)
+            ours_fit = _fit({cell: table[OURS][cell] for cell in keys})  # ours on the same cells
             change = {}
             if fit is not None and ours_fit is not None and reading != OURS:
                 for feature in ("d", "T"):
