@@ -329,6 +329,9 @@ def test_describe_provenance_names_runs_command_machine_commit_and_time(tmp_path
     assert describe_provenance(out, records) == text
     with pytest.raises(FileNotFoundError, match="sparse_attention_lab sweep"):
         describe_provenance(tmp_path / "missing.jsonl")
+    # a file holding the runs of two sweeps (one copied into the other's file) names both
+    mixed = [dict(r, provenance={**r["provenance"], "sweep": name}) for r, name in zip(records, ["a"] * 4 + ["b"] * 4)]
+    assert " runs of sweeps `a` and `b`" in describe_provenance(out, mixed)
 
 
 def test_named_sweep_through_the_command_line(tmp_path, fake_experiments, capsys):

@@ -187,7 +187,9 @@ def describe_provenance(path: str | os.PathLike, records: list[dict] | None = No
         )
     rows = sessions(records)
     first = records[0].get("provenance") or {}
-    what = f" of sweep `{first['sweep']}`" if first.get("sweep") else ""
+    sweeps = [name for name in dict.fromkeys((r.get("provenance") or {}).get("sweep") for r in records) if name]
+    names = " and ".join(f"`{name}`" for name in sweeps)
+    what = f" of sweep{'s' if len(sweeps) > 1 else ''} {names}" if sweeps else ""
     profile = f" (profile `{first['profile']}`)" if first.get("profile") else ""
     made = "; ".join(_session_text(row, count=len(rows) > 1) for row in rows)
     minutes = sum(row["training_s"] for row in rows) / 60

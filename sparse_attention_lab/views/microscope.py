@@ -86,10 +86,12 @@ def ablation_table(rows: Sequence[AblationRow], reference: str) -> Table:
             str(row.law_over_ours), exponents,
             "-" if mine else _change(row, "d"), "-" if mine else _change(row, "T"),
         ])
-    return Table(["reading", "runs", "escape step / ours", "paper's law / ours", "exponents d / T",
+    return Table(["reading", "runs", "escape step / ours", "paper's law / escape step", "exponents d / T",
                   "change of d", "change of T"], lines,
-                 caption=f"Threshold: {FRACTION:g} x the {reference}. Capped runs count at their cap, "
-                         "so their factor is a lower bound.")
+                 caption=f"Threshold: {FRACTION:g} x the {reference}. Ratios are geometric means over the cells "
+                         "each reading ran, times or divided by (x/÷) one bootstrap standard error over seeds; "
+                         "exponent changes are against ours fitted on the same cells. Capped runs count at "
+                         "their cap, so their factor is a lower bound.")
 
 
 def width_sentences(fits_Td: Sequence[WidthFit], fits_B: Sequence[WidthFit], law: PaperLaw) -> list[str]:
