@@ -5,6 +5,7 @@ Views only format and draw what :mod:`sparse_attention_lab.analysis` computed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -65,33 +66,43 @@ def width_figure(fits_Td: Sequence[WidthFit], fits_B: Sequence[WidthFit], law: P
     return fig
 
 
-def _change(row: AblationRow, feature: str) -> str:
-    if feature not in row.exponent_change:
-        return "-"
-    change, stderr = row.exponent_change[feature]
-    return f"{change:+.2f} ± {stderr:.2f} ({row.change_verdict(feature)})"
+def _exponent_and_change(row: AblationRow, feature: str) -> str:
+    """``"+0.93 ± 0.10 (-0.05 ± 0.13)"``: the reading's exponent and its change from ours, with
+    "steeper" or "flatter" only when the change is resolved."""
+    if row.fit is None:
+        return "too few crossings"
+    text = row.fit.exponent(feature)
+    if feature in row.exponent_change:
+        change, stderr = row.exponent_change[feature]
+        word = row.change_verdict(feature)
+        text += f" ({change:+.2f} ± {stderr:.2f}{', ' + word if word != 'unresolved' else ''})"
+    return text
+
+
+def _ratio(ratio) -> str:
+    bound = "≥ " if ratio.censored else ""
+    return f"{bound}×{ratio.value:.2f} (×÷ {math.exp(ratio.log_stderr):.2f})"
 
 
 def ablation_table(rows: Sequence[AblationRow], reference: str) -> Table:
     """One line per reading under one threshold ``reference``: the factor on the escape step
-    against ours and its verdict, the paper's law over our steps, the local exponents and their
-    change from ours. Factors are geometric means over the cells, x/÷ one bootstrap SE."""
+    against ours ("slower" or "faster" only when resolved), the paper's law over the reading's
+    escape step, and the local exponents with their change from ours on the same cells."""
     lines = []
     for row in (r for r in rows if r.reference == reference):
         mine = row.reading == OURS
-        exponents = (f"{row.fit.exponent('d')} / {row.fit.exponent('T')}" if row.fit else "too few crossings")
+        verdict = "" if row.verdict == "unresolved" else f", {row.verdict}"
         lines.append([
             row.reading, f"{row.runs}" + (f" ({row.censored} capped)" if row.censored else ""),
-            "1 (the reference)" if mine else f"{row.factor} {row.verdict}",
-            str(row.law_over_ours), exponents,
-            "-" if mine else _change(row, "d"), "-" if mine else _change(row, "T"),
+            "1 (the reference)" if mine else f"{_ratio(row.factor)}{verdict}", _ratio(row.law_over_ours),
+            _exponent_and_change(row, "d"), _exponent_and_change(row, "T"),
         ])
-    return Table(["reading", "runs", "escape step / ours", "paper's law / escape step", "exponents d / T",
-                  "change of d", "change of T"], lines,
+    return Table(["reading", "runs", "escape step / ours", "paper's law / escape step", "exponent of d (change)",
+                  "exponent of T (change)"], lines,
                  caption=f"Threshold: {FRACTION:g} x the {reference}. Ratios are geometric means over the cells "
-                         "each reading ran, times or divided by (x/÷) one bootstrap standard error over seeds; "
-                         "exponent changes are against ours fitted on the same cells. Capped runs count at "
-                         "their cap, so their factor is a lower bound.")
+                         "each reading ran, times or divided by (×÷) one bootstrap standard error over seeds; a "
+                         "change is against ours fitted on the same cells, and a direction is written only beyond "
+                         "two standard errors. Capped runs count at their cap, so their factor is a lower bound.")
 
 
 def width_sentences(fits_Td: Sequence[WidthFit], fits_B: Sequence[WidthFit], law: PaperLaw) -> list[str]:
