@@ -330,7 +330,7 @@ def test_describe_provenance_names_runs_command_machine_commit_and_time(tmp_path
     with pytest.raises(FileNotFoundError, match="sparse_attention_lab sweep"):
         describe_provenance(tmp_path / "missing.jsonl")
     # a file holding the runs of two sweeps (one copied into the other's file) names both
-    mixed = [dict(r, provenance={**r["provenance"], "sweep": name}) for r, name in zip(records, ["a"] * 4 + ["b"] * 4)]
+    mixed = [dict(r, provenance={**r["provenance"], "sweep": name}) for r, name in zip(records, ["a"] * 4 + ["b"] * 4, strict=True)]
     assert " runs of sweeps `a` and `b`" in describe_provenance(out, mixed)
 
 
