@@ -226,6 +226,10 @@ def test_panel_redraws_runs_and_stops(lab: Lab):
     assert re.match(r"^(Stopped at step \d+ without escaping|Escaped the plateau at step \d+)\.$",
                     status.inner_text()), status.inner_text()
     assert digest(image) != drawn, "the panel drew nothing after Stop"
+    # the sliders are re-enabled by their own widget messages, which may land just after Run's
+    lab.page.wait_for_function(
+        "(root) => [...root.querySelectorAll('.widget-slider .noUi-target')].every(t => !t.hasAttribute('disabled'))",
+        arg=root.element_handle(), timeout=5_000)
     assert all(s.locator(".noUi-target").get_attribute("disabled") is None for s in sliders.all())
     lab.screenshot(root, "panel_stopped")
 
