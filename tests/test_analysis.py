@@ -204,3 +204,12 @@ def test_exponent_changes_compare_ours_on_the_readings_own_cells():
     row = next(r for r in ablation_rows(records) if r.reading == "fixed position")
     change, _ = row.exponent_change["d"]
     assert abs(change) < 0.15  # against ours on every cell, d^2 at d = 32 would give about -0.4
+
+
+def test_paired_ratio_pairs_on_shared_seeds_and_refuses_runs_that_never_crossed():
+    from sparse_attention_lab.analysis.verdicts import paired_ratio
+    ratio = paired_ratio({0: 200.0, 1: 220.0, 2: 180.0, 7: 5.0}, {0: 100.0, 1: 110.0, 2: 90.0})
+    assert ratio.value == pytest.approx(2.0) and ratio.direction() == "above"
+    assert ratio.plus_minus().startswith("×2.00 ± ")
+    assert paired_ratio({0: 1.0}, {0: 1.0}) is None  # one seed pairs
+    assert paired_ratio({0: math.inf, 1: 2.0}, {0: 1.0, 1: 1.0}) is None

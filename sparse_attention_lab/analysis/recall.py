@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sparse_attention_lab.analysis.verdicts import Ratio, ratio_of_means
+from sparse_attention_lab.analysis.verdicts import Ratio, paired_ratio
 from sparse_attention_lab.experiments.recall_summary import setting_of
 from sparse_attention_lab.measure import escape_step, first_crossing
 
@@ -34,10 +34,7 @@ def repetition_speedups(records: Iterable[dict], accuracy: float, curve: str = "
     for setting, mine in sorted(steps.items()):
         if setting == REFERENCE:
             continue
-        seeds = sorted(set(mine) & set(steps[REFERENCE]))
-        plain, repeated = [steps[REFERENCE][s] for s in seeds], [mine[s] for s in seeds]
-        usable = len(seeds) >= 2 and all(0 < v < math.inf for v in plain + repeated)
-        out[setting] = ratio_of_means([plain], [repeated], paired=True) if usable else None
+        out[setting] = paired_ratio(steps[REFERENCE], mine)
     return out
 
 
@@ -92,15 +89,11 @@ def query_kind_ratios(records: Iterable[dict], accuracy: float) -> dict[float, R
     the repeated queries do, paired by seed (above 1: the repeated queries come first); ``None``
     where a seed never got there. Records trained by
     :func:`~sparse_attention_lab.experiments.recall_summary.run_with_query_kinds`."""
-    steps: dict[float, list[tuple[float, float]]] = {}
+    steps: dict[float, dict[str, dict[int, float]]] = {}
     for record in records:
         p = setting_of(record)[1]
         if p > 0:
-            repeated, other = (first_crossing(record["steps"], record["probes"][kind], accuracy, direction="above")
-                               for kind in ("repeated", "other"))
-            steps.setdefault(p, []).append((other, repeated))
-    out = {}
-    for p, pairs in sorted(steps.items()):
-        usable = len(pairs) >= 2 and all(0 < v < math.inf for pair in pairs for v in pair)
-        out[p] = ratio_of_means([[o for o, _ in pairs]], [[r for _, r in pairs]], paired=True) if usable else None
-    return out
+            for kind in ("repeated", "other"):
+                step = first_crossing(record["steps"], record["probes"][kind], accuracy, direction="above")
+                steps.setdefault(p, {}).setdefault(kind, {})[record["seed"]] = step
+    return {p: paired_ratio(kinds["other"], kinds["repeated"]) for p, kinds in sorted(steps.items())}

@@ -8,7 +8,7 @@ are judged on the log scale, where a bootstrap's spread is symmetric.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +55,10 @@ class Ratio:
         sign = ">= " if self.censored else ""
         return f"{sign}x{self.value:.2f} (x/÷ {math.exp(self.log_stderr):.2f})"
 
+    def plus_minus(self) -> str:
+        """``"×1.13 ± 0.06"``: the ratio and its standard error (``value x log_stderr``, to first order)."""
+        return f"×{self.value:.2f} ± {self.value * self.log_stderr:.2f}"
+
 
 def _log_mean(values: np.ndarray) -> float:
     return float(np.log(np.mean(values)))
@@ -100,3 +104,14 @@ def ratio_of_means(
     n = min(sizes, default=1)
     correction = math.sqrt(n / (n - 1)) if n > 1 else math.inf
     return Ratio(float(math.exp(point)), float(draws.std(ddof=1)) * correction)
+
+
+def paired_ratio(numerator: Mapping[Hashable, float], denominator: Mapping[Hashable, float]) -> Ratio | None:
+    """:func:`ratio_of_means` of one cell, the values keyed by seed and paired on the seeds both
+    hold; ``None`` when fewer than two seeds pair or a value is not positive and finite (a run
+    that never crossed)."""
+    seeds = sorted(set(numerator) & set(denominator))
+    top, bottom = [numerator[s] for s in seeds], [denominator[s] for s in seeds]
+    if len(seeds) < 2 or not all(0 < v < math.inf for v in top + bottom):
+        return None
+    return ratio_of_means([top], [bottom], paired=True)

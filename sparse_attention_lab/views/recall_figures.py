@@ -187,7 +187,7 @@ def _kind(setting: tuple[float, float]) -> str:
 
 def _ratio_text(setting: tuple[float, float], ratio) -> str:
     name = f"B = {setting[0]:g}" if _kind(setting) == "B" else f"p = {setting[1]:g}"
-    return f"{name}: " + ("-" if ratio is None else f"x{ratio.value:.2f} ± {ratio.value * ratio.log_stderr:.2f}")
+    return f"{name}: " + ("-" if ratio is None else ratio.plus_minus())
 
 
 def add_repetition_rows(card: Scorecard, records: Sequence[dict], threshold: float, section: str, scale: str) -> None:

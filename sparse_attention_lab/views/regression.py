@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sparse_attention_lab.analysis import paper
-from sparse_attention_lab.analysis.verdicts import RESOLVED_AT, Ratio, ratio_of_means
+from sparse_attention_lab.analysis.verdicts import RESOLVED_AT, Ratio, paired_ratio
 from sparse_attention_lab.experiments import regression
 from sparse_attention_lab.experiments.regression import MEASURES, StepFit
 from sparse_attention_lab.fitting import PowerLawFit
@@ -173,24 +173,19 @@ def heads_table(records: Sequence[dict]) -> Table:
 def speedup(rows: Sequence[dict], **where: float) -> Ratio | None:
     """The speed-up against ``p = 0`` at the setting ``where`` (``T``, ``d`` and ``p``):
     mean steps at ``p = 0`` over mean steps at ``where``, paired by seed
-    (:func:`~sparse_attention_lab.analysis.verdicts.ratio_of_means`); ``None`` when a run never
+    (:func:`~sparse_attention_lab.analysis.verdicts.paired_ratio`); ``None`` when a run never
     crossed or the seeds do not pair."""
     def steps(**at: float) -> dict[int, float]:
         return {r["seed"]: r["plateau"] for r in rows if all(r[k] == v for k, v in at.items())}
 
-    repeated, plain = steps(**where), steps(**{**where, "p": 0.0})
-    seeds = sorted(set(repeated) & set(plain))
-    values = [plain[s] for s in seeds], [repeated[s] for s in seeds]
-    if len(seeds) < 2 or not all(math.isfinite(v) for group in values for v in group):
-        return None
-    return ratio_of_means([values[0]], [values[1]], paired=True)
+    return paired_ratio(steps(**{**where, "p": 0.0}), steps(**where))
 
 
 def _speedup_text(ratio: Ratio | None) -> str:
     if ratio is None:
         return "-"
     word = {"above": ", faster", "below": ", slower"}.get(ratio.direction(), "")
-    return f"x{ratio.value:.2f} ± {ratio.value * ratio.log_stderr:.2f}{word}"
+    return ratio.plus_minus() + word
 
 
 def speedup_table(records: Sequence[dict], fraction: float = regression.REPEATED_ESCAPE_FRACTION) -> Table:
@@ -246,13 +241,8 @@ def optimizer_ratio_table(rows: Sequence[dict]) -> Table:
     for T, d in sorted({(r["T"], r["d"]) for r in rows}):
         steps = {o: {r["seed"]: r["plateau"] for r in rows if (r["T"], r["d"], r["optimizer"]) == (T, d, o)}
                  for o in ("adam", "sgd")}
-        seeds = sorted(set(steps["adam"]) & set(steps["sgd"]))
-        sgd, adam = [steps["sgd"][s] for s in seeds], [steps["adam"][s] for s in seeds]
-        if len(seeds) < 2 or not all(math.isfinite(v) for v in sgd + adam):
-            table.append([T, d, "-"])
-            continue
-        ratio = ratio_of_means([sgd], [adam], paired=True)
-        table.append([T, d, f"{ratio.value:.2f} ± {ratio.value * ratio.log_stderr:.2f}"])
+        ratio = paired_ratio(steps["sgd"], steps["adam"])
+        table.append([T, d, "-" if ratio is None else ratio.plus_minus()])
     return Table(["T", "d", "SGD plateau / Adam plateau"], table)
 
 
