@@ -1,7 +1,7 @@
 # The two set-up commands of the README:
 #   make book   installs the package with [book] and builds the book into _build/html
 #   make test   installs the package with [book,test] and runs lint, unit tests, the chapters
-#               under nbval (compute profile `ci`) and, when the book is built, the browser test.
+#               under nbval (compute profile `ci`), the browser test and the Colab mimic.
 # Both install the build and test tools at the tested versions of requirements/constraints.txt
 # (the library alone, `pip install sparse-attention-lab`, keeps the ranges of pyproject.toml).
 # `make constraints` moves to the newest versions on purpose (CONTRIBUTING.md says when).
@@ -14,7 +14,7 @@ PIP_CONSTRAINTS = $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 # Where the chapters write their scorecards under nbval: never the committed book/data.
 TEST_RESULTS ?= $(CURDIR)/_build/test_results
 
-.PHONY: book test install-torch install-book install-test versions lint unit notebooks browser clean-check constraints
+.PHONY: book test install-torch install-book install-test versions lint unit notebooks browser colab-mimic clean-check constraints
 
 install-torch:
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q "$(TORCH_PIN)"
@@ -45,7 +45,12 @@ browser:
 	bash tools/install_browser.sh
 	$(PYTHON) -m pytest -q tests/browser
 
-test: install-test versions lint unit notebooks browser
+# A Colab runtime mimicked (issue 28): Colab's packages in a fresh venv, the chapters' install cell on
+# its Colab branch with this clone for the hosting service, one chapter and the widgets (< 5 min).
+colab-mimic:
+	PYTHON=$(PYTHON) bash tools/colab_mimic.sh
+
+test: install-test versions lint unit notebooks browser colab-mimic
 
 # Fails when the tests changed a tracked file or left an untracked one (CI ends with it).
 clean-check:

@@ -32,7 +32,7 @@ from sparse_attention_lab.hardware import device_name
 from sparse_attention_lab.models import Transformer, sinusoidal_positions
 from sparse_attention_lab.profiles import PROFILES
 from sparse_attention_lab.tasks import SingleLocationRegression
-from sparse_attention_lab.training.trainer import _losses, _stream_seed, draw_batch, train
+from sparse_attention_lab.training.trainer import _losses, draw_batch, stream_seed, train
 
 SEEDS = [0, 1, 2]
 
@@ -72,8 +72,8 @@ def _host_ms(fn, repeats: int, dev: torch.device) -> float:
 def parts(task, model_config, training, dev: torch.device, repeats: int) -> list[tuple[str, float, float]]:
     """(part, before ms, after ms) for sampling and copy, the positional table, and the syncs."""
     E, batch = len(SEEDS), training.batch_size
-    cpu_generators = [torch.Generator().manual_seed(_stream_seed(s, 1)) for s in SEEDS]
-    dev_generators = [torch.Generator(device=dev).manual_seed(_stream_seed(s, 1)) for s in SEEDS]
+    cpu_generators = [torch.Generator().manual_seed(stream_seed(s, 1)) for s in SEEDS]
+    dev_generators = [torch.Generator(device=dev).manual_seed(stream_seed(s, 1)) for s in SEEDS]
     tasks = [task] * E
 
     def before_sampling():
@@ -107,9 +107,9 @@ def parts(task, model_config, training, dev: torch.device, repeats: int) -> list
 def old_loop_ms(task, model_config, training, dev: torch.device, steps: int) -> float:
     """Wall ms per step of the training loop as it was (see the module docstring)."""
     E = len(SEEDS)
-    model = Transformer(model_config, E, [_stream_seed(s, 0) for s in SEEDS]).to(dev)
+    model = Transformer(model_config, E, [stream_seed(s, 0) for s in SEEDS]).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=training.lr)
-    generators = [torch.Generator().manual_seed(_stream_seed(s, 1)) for s in SEEDS]
+    generators = [torch.Generator().manual_seed(stream_seed(s, 1)) for s in SEEDS]
     live = torch.ones(E, dtype=torch.bool, device=dev)
     length = None
 
@@ -159,8 +159,8 @@ def toy_sampling(dev: torch.device, repeats: int) -> tuple[float, float]:
     s = PROFILES["gpu"].sizes("fig9")
     seeds = list(range(s["seeds"]))
     tasks = [SingleLocationRegression(s["T"], s["d"], version="theory", seed=seed) for seed in seeds]
-    cpu_generators = [torch.Generator().manual_seed(_stream_seed(seed, 1)) for seed in seeds]
-    dev_generators = [torch.Generator(device=dev).manual_seed(_stream_seed(seed, 1)) for seed in seeds]
+    cpu_generators = [torch.Generator().manual_seed(stream_seed(seed, 1)) for seed in seeds]
+    dev_generators = [torch.Generator(device=dev).manual_seed(stream_seed(seed, 1)) for seed in seeds]
 
     def before():
         batches = [t.sample(s["batch_size"], g) for t, g in zip(tasks, cpu_generators, strict=True)]

@@ -10,11 +10,11 @@ Three functions, used by every chapter:
   gradient-flow time alike.
 - :func:`fit_power_law`: least squares of ``log y`` on the logs of named features,
   ``y = C * prod_k x_k^{e_k}``, with optional fixed exponents and tied exponents. Returns a
-  :class:`PowerLawFit` that prints like the paper's captions::
+  :class:`PowerLawFit` that prints like the paper's captions (here, made-up data)::
 
       >>> fit = fit_power_law(times, T=T, B=B, d=d)
       >>> print(fit)
-      1.51 T^0.99 B^-0.99 d^0.49 (R^2 = 0.999, n = 42)
+      1.73 T^1.01 B^-0.96 d^0.52 (R^2 = 0.997, n = 42)
 """
 
 from __future__ import annotations

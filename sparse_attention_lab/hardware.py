@@ -6,9 +6,13 @@ holds the sizes and stays free of torch.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import re
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import torch
 
@@ -18,6 +22,7 @@ DEVICE_VAR = "SAL_DEVICE"
 """Environment variable that forces the device (``cpu``, ``cuda``, ``cuda:N``)."""
 STEP_CAP_VAR = "SAL_MAX_STEPS"
 """Environment variable that caps every training run's steps (smoke runs only)."""
+R = TypeVar("R")
 
 
 def current_profile(name: str | None = None) -> Profile:
@@ -85,3 +90,34 @@ def banner(profile: Profile) -> str:
         f"host: {platform.machine()} with {os.cpu_count()} CPU cores; "
         f"torch {torch.__version__}."
     )
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` as a reader reads a wait: ``12 s``, ``7 min`` or ``1.5 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s" if seconds >= 1.5 else f"{seconds:.1f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def timed(work: Callable[[], R]) -> tuple[R, float]:
+    """``work()`` and the wall-clock seconds it took on this machine."""
+    start = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - start
+
+
+def timed_map(work: Callable[..., R], items: Sequence, cost: Callable[..., float] | None = None) -> list[R]:
+    """``[work(item) for item in items]``, printing after the first item how long all will take on
+    this machine: the first item's time, scaled to the others by ``cost`` (equal without one). An
+    estimate measured here, never a fixed string; put a representative item first."""
+    if not items:
+        return []
+    costs = [float(cost(item)) if cost else 1.0 for item in items]
+    if not all(math.isfinite(c) and c > 0 for c in costs):
+        raise ValueError(f"cost must be positive and finite for every item, got {costs}.")
+    first, seconds = timed(lambda: work(items[0]))
+    print(f"(timed here: {duration(seconds)} for the first of {len(items)}, so about "
+          f"{duration(seconds * sum(costs) / costs[0])} in all)", flush=True)
+    return [first, *(work(item) for item in items[1:])]

@@ -13,6 +13,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from sparse_attention_lab.analysis.measurement import ESCAPE_FRACTION
 from sparse_attention_lab.tasks import checks
 
 DIRECTIONS = ("below", "above")
@@ -52,7 +53,7 @@ def first_crossing(times: ArrayLike, values: ArrayLike, level: float, direction:
 
 
 def plateau_time(
-    times: ArrayLike, losses: ArrayLike, fraction: float = 0.2, initial: float | None = None
+    times: ArrayLike, losses: ArrayLike, fraction: float = ESCAPE_FRACTION, initial: float | None = None
 ) -> float:
     """First time the loss falls to ``fraction`` x its initial value (App. D.1; 0.2 in the paper).
 
@@ -124,11 +125,19 @@ def attention_step(record: dict, level: float = ATTENTION_LEVEL) -> float:
     The emergence of sparse attention itself, which the paper's loss threshold (App. D.1)
     measures only indirectly: after it the model still has to learn the ``d x d`` map.
     """
-    _check_record(record)
+    strongest = strongest_attention(record)
     level = checks.real("level", level, above=0, below=1)
+    return first_crossing(record["steps"], strongest, level, direction="above")
+
+
+def strongest_attention(record: dict) -> np.ndarray:
+    """Per evaluation, the readout attention on the relevant token of the strongest head (the
+    largest over layers and heads), on test sequences without repetition (the one home of the
+    strongest head)."""
+    _check_record(record)
     attention = record.get("probes", {}).get("readout_attention")
     if not attention:
         raise ValueError("record has no readout_attention probe (train with probe_attention=True).")
-    strongest = [max(max(heads) for heads in layers) for layers in attention]
-    return first_crossing(record["steps"], strongest, level, direction="above")
+    values = np.asarray(attention, dtype=float)  # (evaluations, layers, heads)
+    return values.reshape(len(values), -1).max(-1)
 

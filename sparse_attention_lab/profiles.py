@@ -19,6 +19,8 @@ from typing import Any
 ENV_VAR = "SAL_PROFILE"
 OTHERS = "others"
 """A :data:`SIZES` key: the sizes of every profile an entry does not name (stated, never implied)."""
+WHY = "why"
+"""A :data:`SIZES` key beside :data:`OTHERS`: why the profiles it covers share those sizes (required)."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Profile:
             known = ", ".join(sorted(SIZES))
             raise KeyError(f"Unknown experiment {experiment!r}; known experiments: {known}.")
         table = SIZES[experiment]
-        if self.name in table:
+        if self.name in table and self.name not in (OTHERS, WHY):
             return dict(table[self.name])
         if OTHERS in table:
             return dict(table[OTHERS])
@@ -62,41 +64,62 @@ def profile_named(name: str, source: str = "argument") -> Profile:
 
 
 # How big each experiment runs under each profile. An entry names each profile, or gives the
-# sizes of the profiles it does not name under "others" (the same work on every machine: cheap
-# theory, or CPU-scale studies whose cached results the chapters read); there is no silent
-# fallback. Each chapter's experiments keep their entries here.
+# sizes of the profiles it does not name under "others" with the reason they share them under
+# "why" (cheap theory, the same on every machine; or CPU-scale studies whose cached results the
+# chapters read); there is no silent fallback (tests/test_profiles.py). Work that runs on the CPU
+# whatever the device (the Monte-Carlo of chapter 0, the ODE grids) keeps its gpu sizes within a
+# Colab CPU runtime's memory (benchmarks/bench_memory.py measures each chapter's peak).
+# Each chapter's experiments keep their entries here.
 SIZES: dict[str, dict[str, dict[str, Any]]] = {
     # Chapter 1: the toy model. Reduced-dynamics grids are cheap on any profile (Fig. 1c:
     # 42 settings in well under a second); Fig. 9 trains the real toy model with SGD.
-    "fig1c": {"others": {"T": [64, 128, 256, 512, 1024, 2048, 4096], "d": [16, 32, 64, 128, 256, 512]}},
+    "fig1c": {"others": {"T": [64, 128, 256, 512, 1024, 2048, 4096], "d": [16, 32, 64, 128, 256, 512]},
+              "why": "cheap theory on the CPU: the same on every machine"},
     "fig9": {
         "ci": {"T": 64, "d": 64, "seeds": 5, "batch_size": 32, "lr": 1.0, "steps": 1500, "eval_every": 10},
         "laptop": {"T": 128, "d": 128, "seeds": 5, "batch_size": 32, "lr": 1.0, "steps": 4000, "eval_every": 20},
         "gpu": {"T": 256, "d": 256, "seeds": 5, "batch_size": 32, "lr": 1.0, "steps": 10000, "eval_every": 50},
         "paper": {"T": 256, "d": 256, "seeds": 5, "batch_size": 32, "lr": 1.0, "steps": 10000, "eval_every": 50},
     },
+    # Fig. 9 at the paper's T = d = 256 as a cached sweep (experiments/toy_sgd.py), the same on every
+    # profile: about 20 CPU-minutes per control for 5 seeds (one CPU core), so the paper's setting and
+    # the W = 0 control come first; the theory's plateau is about 5,400 steps.
+    "fig9_T256": {
+        "others": {"T": 256, "d": 256, "max_steps": 8000, "eval_every": 50, "seeds": 5,
+                   "controls": ["as in Fig. 9", "W = 0 start", "full batch (exact gradient)", "unit-norm teacher",
+                                "all three"]},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
+    },
     "intro_gradient": {
         "ci": {"T": [4, 8, 16, 32, 64, 128, 256, 512, 1024], "d": 16, "samples": 4096},
+        # A CPU Monte-Carlo whatever the device: about 2.4 GB at T = 2048 (laptop: 8.7 GB).
+        "gpu": {"T": [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], "d": 16, "samples": 4096},
         "others": {"T": [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], "d": 32, "samples": 8192},
+        "why": "laptop and paper: the largest Monte-Carlo, for a machine with the memory for it",
     },
     # Chapter 2: repetition in the reduced dynamics and the exact free-score toy model (cheap:
     # seconds, the same sizes on every profile).
     "fig2_left": {
         "others": {"T": 4096, "B": [1, 2, 4, 8], "d": [16, 32, 64, 128, 256, 512], "T_extra": [256, 1024]},
+        "why": "cheap theory on the CPU: the same on every machine",
     },
     "fig2_free_toy": {
         "others": {"T": 256, "d": 16, "B": [1, 2, 4, 8]},
+        "why": "cheap theory on the CPU: the same on every machine",
     },
     "fig2_right": {
         "others": {"T": 4096, "d": [16, 32, 64, 128, 256, 512], "p": [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9]},
+        "why": "cheap theory on the CPU: the same on every machine",
     },
     "fig10": {
         "others": {"T": 512, "d": 64, "p": [0.0, 0.3, 0.6, 0.9], "late_p": [0.0, 0.3, 0.6, 0.9, 0.95, 0.99],
                    "late_t_max": 1e5, "late_points": 20000},
+        "why": "cheap theory on the CPU: the same on every machine",
     },
     "explorer": {
         "others": {"T": [128, 512, 2048], "d": [16, 64, 256], "B": [1, 2, 4], "p": [0.0, 0.5, 0.9],
                    "max_points": 70, "digits": 3},
+        "why": "cheap theory on the CPU: the same on every machine",
     },
     # Chapter 3: Transformers on single-location regression. Model and training per profile
     # (paper: Table 1 and App. B), then one grid per sweep of experiments/regression.py.
@@ -132,41 +155,58 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     # gpu and paper profiles fig3_p itself reaches T = 256.
     "fig3_p_long": {
         "others": {"T": 256, "p": [0.0, 0.3, 0.5], "d": [8, 16, 32], "seeds": 2},
+        "why": "a CPU study at the paper's T = 256, cached; on gpu and paper fig3_p itself reaches it",
+    },
+    # The contested directions of Fig. 3 right with 10 paired seeds (issue 24), in the background
+    # across sessions with resume: about 2.3 CPU-hours at T = 128 and 6 at T = 256 beyond the seeds
+    # the fig3_p and fig3_p_long/fig3_p_tuned files already hold.
+    "fig3_p_paired": {
+        "others": {"T": [128, 256], "p": [0.0, 0.3, 0.5], "d": [8, 16, 32], "seeds": 10},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     # Inside the Transformer (chapter 3, experiments/mechanism.py): the shortcut ablation of
     # cross-sample repetition, attention against B after long training, Fig. 14 at a fixed position.
     "mech_lead": {
         "others": {"eval_every": 25, "seeds": 3},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     "mech_lead_sgd": {
         "others": {"T": [16, 32, 64], "d": [4, 8], "optimizer": "sgd", "lr": 0.03, "max_steps": 8000,
                    "eval_every": 10, "seeds": 3},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     "mech_lead_adam1": {
         "others": {"T": [16, 32, 64], "d": [4, 8], "optimizer": "adam", "lr": 3e-4, "max_steps": 8000,
                    "eval_every": 10, "seeds": 3},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     "mech_shortcut": {
         "others": {"T": 32, "p": [0.25, 0.5], "d": [8, 16, 32], "seeds": 2},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     "mech_B": {
         "others": {"T": 64, "B": [1, 2, 4, 8], "d": [8], "stop_margin": 4.0, "max_steps": 8000, "seeds": 2},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     "mech_fig14": {
         "others": {"T": [64], "d": [4, 8, 16], "lr": [3e-4, 1e-4], "eval_every": 20, "max_steps": 12000,
                    "seeds": 2},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     # Associative recall with the paper's 4 layers (experiments/recall_layers.py): trained until
     # 50% test accuracy so that every threshold from 5% to 50% is read in the same runs.
     "ar_deep_model": {
         "others": {"n_layers": 4, "n_heads": 4, "d_model": 64, "d_qk": 16, "lr": 1e-3, "eval_every": 50,
                    "eval_size": 256, "escape_accuracy": 0.5, "stop_margin": 0.3},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     "ar_deep": {
         "others": {"n_pairs": [4, 8, 16], "n_tokens": [32, 64, 128], "max_steps": 20000, "seeds": 3},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     "ar_deep_long": {
         "others": {"n_pairs": 8, "n_tokens": 32, "B": 2, "p": 0.5, "max_steps": 8000, "seeds": 2},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     # Fig. 3 at CPU scale for the exponent-against-scale figure: with the cached fig3 laptop sweep a
     # factor 16 in T and 8 in d (d = 64 at width 32, run at T = 32 and 64, is rank-limited), in the
@@ -178,14 +218,17 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     # compared: all of it at every d would take about 8 CPU-hours more).
     "fig3_scale": {
         "others": {"T": [32, 64, 128, 256], "d": [8, 16, 32], "max_steps": 16000, "seeds": 3},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     "fig3_scale_wide": {
         "others": {"T": [32, 64, 128, 256], "d": [16, 32, 64], "d_model": 64, "d_qk": 32, "max_steps": 16000,
                    "seeds": 3},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     "fig3_p_tuned": {
         "others": {"T": 256, "p": [0.0, 0.3, 0.5], "d": [[8, 16, 32], [8]], "lr": [3e-4, 1e-4],
                    "max_steps": [8000, 24000], "seeds": 5},
+        "why": "cached CPU-scale runs that the chapters read: the same study on every profile",
     },
     # Fig. 3 at the paper's own Table 1 model (width 256, 2 layers, 4 heads, d_qk 64, MLP x4, Adam,
     # batch 32) on a CPU, for the exponent-against-width figure: the same sizes on every profile
@@ -195,20 +238,25 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     "w256_transformer": {
         "others": {"n_layers": 2, "n_heads": 4, "d_model": 256, "d_qk": 64, "lr": 1e-4,
                    "max_steps": 16000, "eval_every": 20, "eval_size": 256},
+        "why": "the paper's own model on a CPU, cached: the same study on every profile (only the grid is ours)",
     },
     "fig3_w256": {
         "others": {"T": [32, 64, 128], "d": [4, 8, 16, 32], "seeds": 3},
+        "why": "the paper's own model on a CPU, cached: the same study on every profile (only the grid is ours)",
     },
     "fig3_B_w256": {
         "others": {"T": 64, "B": [1, 2, 4], "d": [4, 8, 16], "seeds": 3},
+        "why": "the paper's own model on a CPU, cached: the same study on every profile (only the grid is ours)",
     },
     "fig3_p_w256": {
         "others": {"T": 64, "p": [0.0, 0.3, 0.5], "d": [4, 8, 16], "lr": [1e-4, 3e-4], "seeds": 3},
+        "why": "the paper's own model on a CPU, cached: the same study on every profile (only the grid is ours)",
     },
     # The paper's open choices one at a time (experiments.ablation) at width 256: plateaus of
     # 50-400 steps with ours, so a cap of 4000 leaves room for a reading ten times slower.
     "fig3_ablation": {
         "others": {"T": [32, 64], "d": [8, 16, 32], "seeds": 3, "max_steps": 4000},
+        "why": "the paper's own model on a CPU, cached: the same study on every profile (only the grid is ours)",
     },
     # Fig. 3 right again, with the optimizer closest to the theory's gradient flow: the 1-layer,
     # 1-head model of Fig. 15 trained by SGD (under Adam, p does not help at CPU scale).
@@ -219,22 +267,26 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
                 "seeds": 3},
         "paper": {"T": 256, "p": [0.0, 0.1, 0.3, 0.5], "d": [8, 16, 32, 64], "lr": 5e-3, "max_steps": 50000,
                   "seeds": 5},
+        "why": "ci and laptop: one CPU grid (the chapter's cache is its ci run)",
     },
     "fig13": {
         "others": {"T": [16, 32, 64], "d": [4, 8, 16], "layers_heads": [[1, 2], [2, 1], [2, 2], [2, 4], [3, 2]],
                    "seeds": 2},
         "paper": {"T": [64, 256], "d": [8, 32], "layers_heads": [[1, 4], [2, 1], [2, 4], [2, 8], [4, 4]],
                   "seeds": 5},
+        "why": "ci, laptop and gpu: one CPU grid, cached; only paper runs the paper's larger one",
     },
     "fig14": {
         "others": {"T": [16, 32, 64], "d": [4, 8, 16], "seeds": 2},
         "paper": {"T": [64, 256], "d": [8, 32], "seeds": 5},
+        "why": "ci, laptop and gpu: one CPU grid, cached; only paper runs the paper's larger one",
     },
     "fig15": {
         "others": {"T": [16, 32, 64], "d": [4, 8, 16], "lr": {"adam": 3e-4, "sgd": 0.03},
                    "max_steps": {"adam": 4000, "sgd": 8000}, "seeds": 2},
         "paper": {"T": [64, 256], "d": [8, 32], "lr": {"adam": 1e-4, "sgd": 5e-3},
                   "max_steps": {"adam": 50000, "sgd": 50000}, "seeds": 5},
+        "why": "ci, laptop and gpu: one CPU grid, cached; only paper runs the paper's larger one",
     },
     # Chapter 5: repetition schedules and forecasts. Reduced dynamics (Fig. 10's T, d), then
     # associative recall at CPU scale (the ch. 4 trial's model), same sizes on every profile.
@@ -242,6 +294,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "others": {"T": 512, "d": 64, "p": [0.3, 0.6, 0.9, 0.99], "switch_times": [300, 1000, 3000],
                    "horizon": 10, "n_evals": 400, "robustness_T": [64, 256, 1024],
                    "robustness_d": [16, 64, 256]},
+        "why": "ODE grids on the CPU whatever the device: the same on every machine",
     },
     "beyond_ar": {
         "others": {"n_pairs": 8, "n_tokens": 32, "B": [1, 2, 4], "switch_step": 500, "seeds": 3,
@@ -250,6 +303,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
                    "train": {"lr": 1e-3, "max_steps": 2000, "eval_every": 50, "eval_size": 512,
                              "objective": "ce", "escape_accuracy": 0.5, "stop_margin": None,
                              "progress": False}},
+        "why": "a CPU-scale recall trial, the same on every machine (chapter 5 reads its cache)",
     },
     # Chapter 4: associative recall. Model and training per profile (CPU: the issue's trial
     # model, a larger learning rate and a 50% threshold; paper: Table 1, 5% threshold), then
@@ -271,6 +325,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {"n_layers": 4, "n_heads": 4, "d_model": 256, "d_qk": 64, "lr": 1e-4, "max_steps": 100000,
                   "eval_every": 250, "eval_size": 1024, "escape_accuracy": 0.05, "stop_accuracy": 0.5,
                   "stop_margin": 0.5},
+        "why": "ci and laptop: the CPU trial model",
     },
     "ar_grid": {
         "ci": {"n_pairs": [3, 4, 6, 8], "n_tokens": [16, 32, 64], "seeds": 2},
@@ -285,11 +340,13 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
                 "max_steps": 30000, "seeds": 3},
         "paper": {"n_pairs": 32, "n_tokens": 256, "B": [1, 2, 4, 8], "p": [0.25, 0.5, 0.75],
                   "max_steps": 100000, "seeds": 3},
+        "why": "ci and laptop: the CPU grid",
     },
     "beyond_forecast": {
         "others": {"fit_T": [32, 64, 128, 256], "fit_d": [8, 16, 32],
                    "predict": [[512, 64], [1024, 128], [4096, 512], [256, 1024]],
                    "transformer_predict": [[128, 16], [64, 32]], "transformer_seeds": 2,
                    "recall_predict": [[4, 128], [6, 128], [10, 16]], "recall_seeds": 2, "recall_max_steps": 10000},
+        "why": "forecasts from the cached CPU-scale runs: the same on every profile",
     },
 }

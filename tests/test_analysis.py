@@ -24,6 +24,13 @@ def test_every_law_names_its_source_and_evaluates():
         paper.law("Fig. 3").steps(d=4, B=1)
 
 
+def test_a_reported_number_outside_a_law_names_its_source():
+    fig1c = paper.value("Fig. 1c R2")
+    assert fig1c.value == 0.999 and "Fig. 1 (c)" in fig1c.source and "no exponents" in fig1c.note
+    with pytest.raises(KeyError, match="Fig. 1c R2"):
+        paper.value("Fig. 1c")
+
+
 def test_the_ambiguous_laws_say_so():
     assert "reconstruction" in paper.law("layers and heads").note
     assert "sign" in paper.law("Fig. 2 right").note

@@ -9,8 +9,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sparse_attention_lab.experiments.recall import emergence_rows  # noqa: E402
-from sparse_attention_lab.experiments.recall_summary import emergence_law  # noqa: E402
+from sparse_attention_lab.analysis.recall import (
+    emergence_law,  # noqa: E402
+    emergence_rows,  # noqa: E402
+)
 from sparse_attention_lab.fitting import fit_power_law  # noqa: E402
 from sparse_attention_lab.theory import reduced  # noqa: E402
 from sparse_attention_lab.theory.gradient_signal import initial_gradient  # noqa: E402

@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from sparse_attention_lab.experiments.recall import DEFAULTS, SWEEPS, build, emergence_rows, run
+from sparse_attention_lab.analysis.recall import emergence_rows
+from sparse_attention_lab.experiments.recall import DEFAULTS, SWEEPS, build, run
 from sparse_attention_lab.profiles import PROFILES
 from sparse_attention_lab.training.probes import RecallProbe
 

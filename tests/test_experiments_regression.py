@@ -6,6 +6,8 @@ import math
 import pytest
 import torch
 
+from sparse_attention_lab.analysis import steps as step_analysis
+from sparse_attention_lab.analysis.measurement import escape_measure
 from sparse_attention_lab.experiments import regression
 from sparse_attention_lab.measure import attention_step, escape_step
 from sparse_attention_lab.profiles import PROFILES
@@ -47,20 +49,20 @@ def test_run_returns_one_json_record_per_seed_with_its_config():
 def test_plateau_rows_merge_defaults_and_measure():
     record = {"config": {"T": 16, "d": 4}, "seed": 3, "diverged": False,
               "steps": [0, 10, 20], "test_loss": [0.5, 0.2, 0.05]}
-    (row,) = regression.plateau_rows([record], fraction=0.2)
+    (row,) = step_analysis.plateau_rows([record], fraction=0.2)
     assert row["T"] == 16 and row["B"] == 1 and row["seed"] == 3
     assert row["plateau"] == pytest.approx(escape_step(record, fraction=0.2))
     assert "attention_step" not in row  # no attention probe in this record
 
 
 def test_paper_plateau_measures_each_kind_of_repetition_as_app_d1():
-    assert regression.plateau_measure(1, 0.0) == (0.2, "test")
-    assert regression.plateau_measure(4, 0.0) == (0.2, "train")  # same B as in training
-    assert regression.plateau_measure(1, 0.3) == (0.4, "test")  # no repetition at test
+    assert escape_measure(1, 0.0) == (0.2, "test")
+    assert escape_measure(4, 0.0) == (0.2, "train")  # same B as in training
+    assert escape_measure(1, 0.3) == (0.4, "test")  # no repetition at test
     curves = {"steps": [0, 10, 20], "test_loss": [0.5, 0.45, 0.3], "train_loss": [0.5, 0.3, 0.05]}
     records = [{"config": {"B": B, "p": p}, "seed": 0, "diverged": False, **curves}
                for B, p in ((1, 0.0), (2, 0.0), (1, 0.5))]
-    plain, in_context, cross = (row["plateau"] for row in regression.paper_plateau_rows(records))
+    plain, in_context, cross = (row["plateau"] for row in step_analysis.paper_plateau_rows(records))
     assert plain == math.inf  # the test loss never falls below 0.2 x 0.5
     assert in_context == pytest.approx(escape_step(curves, fraction=0.2, curve="train"))
     assert cross == pytest.approx(escape_step(curves, fraction=0.4, curve="test"))

@@ -17,20 +17,22 @@ LAYERS = {
     "theory, models, measures, results files": {
         "theory.toy", "theory.reduced", "theory.gradient_signal", "theory",
         "models", "measure", "fitting", "forecast", "runs.results", "runs.executors",
+        "analysis.measurement",  # App. D.1's thresholds: constants and one rule, read by every layer above
     },
     "training": {"training.precision", "training.record", "training.trainer", "training.toy_sgd", "training.probes",
                  "training"},
     "experiments": {"experiments.regression", "experiments.recall", "experiments.schedules", "experiments.mechanism",
-                    "experiments.recall_layers", "experiments.recall_summary", "experiments.on_demand",
-                    "experiments.scaling", "experiments.packing", "experiments.ablation", "experiments"},
+                    "experiments.recall_layers", "experiments.recall_summary",
+                    "experiments.packing", "experiments.ablation", "experiments.toy_sgd", "experiments"},
     "sweeps": {"runs.sweep", "runs.estimate", "runs.provenance", "runs.book_data", "runs"},
     "analysis": {"analysis", "analysis.paper", "analysis.verdicts", "analysis.ablation", "analysis.width",
-                 "analysis.recall", "analysis.tuning"},
+                 "analysis.recall", "analysis.tuning", "analysis.regression", "analysis.scale", "analysis.seeds", "analysis.on_demand",
+                 "analysis.toy_sgd", "analysis.steps", "analysis.mechanism"},
     "views and exercises": {
-        "views.figures", "views.scorecard", "views.static_explorer", "views.live_explorer",
+        "views.figures", "views.glue", "views.scorecard", "views.static_explorer", "views.live_explorer",
         "views.repetition", "views.training_panel", "views.attention_maps", "views.tables", "views.regression",
         "views.mechanism", "views.mechanism_tables", "views.recall_layers", "views.toy_figures", "views.repetition_figures",
-        "views.recall_figures", "views.beyond_figures", "views.microscope", "views", "exercises",
+        "views.recall_figures", "views.beyond_figures", "views.microscope", "views.style", "views.seed_tables", "views", "exercises",
     },
     "command line": {"__main__"},
 }

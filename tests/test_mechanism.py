@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 import torch
 
+from sparse_attention_lab.analysis import mechanism as analysis
 from sparse_attention_lab.experiments import mechanism, regression
 from sparse_attention_lab.models import Transformer, TransformerConfig
 from sparse_attention_lab.profiles import PROFILES
 from sparse_attention_lab.tasks import SingleLocationRegression
 from sparse_attention_lab.theory.toy import ToyAttention, alignment
+from sparse_attention_lab.training.probes import end_to_end_alignment
 
 TINY = {"d_model": 16, "n_heads": 2, "d_qk": 8, "mlp_factor": 2, "max_steps": 60, "eval_every": 20,
         "eval_size": 32, "lr": 3e-3, "T": 8, "d": 4}
@@ -24,7 +26,7 @@ def test_alignment_of_the_toy_model_is_attention_times_w():
     W_star = torch.randn(d, d)
     x = torch.randn(2 * d, T, d)
     positions = torch.full((2 * d,), T - 1)
-    m = mechanism.end_to_end_alignment(lambda inputs: toy(inputs[0])[None], x, positions, W_star)
+    m = end_to_end_alignment(lambda inputs: toy(inputs[0])[None], x, positions, W_star)
     expected = toy.attention()[-1] * alignment(toy.W, W_star) / W_star.norm()
     torch.testing.assert_close(m, expected[None].detach(), atol=1e-6, rtol=1e-5)
 
@@ -36,7 +38,7 @@ def test_alignment_is_the_exact_jacobian_projection_on_one_sequence():
     sequence = torch.randn(5, 4)
     x = sequence.expand(6, 5, 4)  # the same sequence, every output row probed twice
     positions = torch.full((6,), 2)
-    m = mechanism.end_to_end_alignment(model, x, positions, W_star)
+    m = end_to_end_alignment(model, x, positions, W_star)
     for e in range(2):
         def f(tokens, e=e):
             return model(tokens.expand(2, 1, 5, 4))[e, 0]
@@ -47,9 +49,9 @@ def test_alignment_is_the_exact_jacobian_projection_on_one_sequence():
 def test_alignment_rejects_bad_shapes():
     model = Transformer(TransformerConfig(d_in=4, d_out=3, d_model=16, n_heads=2, d_qk=8), n_models=1)
     with pytest.raises(ValueError, match="multiple of d"):
-        mechanism.end_to_end_alignment(model, torch.randn(4, 5, 4), torch.zeros(4, dtype=torch.long), torch.eye(3))
+        end_to_end_alignment(model, torch.randn(4, 5, 4), torch.zeros(4, dtype=torch.long), torch.eye(3))
     with pytest.raises(ValueError, match="positions"):
-        mechanism.end_to_end_alignment(model, torch.randn(3, 5, 4), torch.zeros(2, dtype=torch.long), torch.eye(3))
+        end_to_end_alignment(model, torch.randn(3, 5, 4), torch.zeros(2, dtype=torch.long), torch.eye(3))
 
 
 def test_signed_repeat_gives_the_repeated_targets_zero_mean():
@@ -68,16 +70,16 @@ def test_lead_is_positive_when_the_weights_move_first():
     w = np.array([0, 0.2, 0.5, 1, 1, 1, 1, 1, 1, 1])
     alpha = np.array([0.01, 0.01, 0.01, 0.01, 0.01, 0.5, 1, 1, 1, 1])
     # w covers 10% of its rise at t = 0.5; alpha at 0.01 + 0.099 = 0.109, i.e. t = 4 + 0.099 / 0.49
-    assert mechanism.lead(t, w, alpha) == pytest.approx(4.0 + 0.099 / 0.49 - 0.5)
-    assert mechanism.lead(t, alpha, w) == -mechanism.lead(t, w, alpha)
+    assert analysis.lead(t, w, alpha) == pytest.approx(4.0 + 0.099 / 0.49 - 0.5)
+    assert analysis.lead(t, alpha, w) == -analysis.lead(t, w, alpha)
     with pytest.raises(ValueError, match="fraction"):
-        mechanism.moved_at(t, w, fraction=1.5)
+        analysis.moved_at(t, w, fraction=1.5)
     with pytest.raises(ValueError, match="end above"):
-        mechanism.moved_at(t, w[::-1])
+        analysis.moved_at(t, w[::-1])
 
 
 def test_toy_lead_weights_first():
-    result = mechanism.toy_lead(32, 8)
+    result = analysis.toy_lead(32, 8)
     assert result["lead"] > 0 and 0 < result["relative"] < 1
 
 
@@ -89,7 +91,7 @@ def test_run_logs_alignment_and_attention(overrides):
         n_evals = len(record["steps"])
         assert len(record["probes"]["alignment"]) == n_evals
         assert np.asarray(record["probes"]["readout_attention"]).shape == (n_evals, 2, 2)
-        assert np.all(np.isfinite(mechanism.weight_side(record)))
+        assert np.all(np.isfinite(analysis.weight_side(record)))
         assert record["config"] == {**TINY, **overrides}
     assert records[0]["settings"]["task"]["signed_repeat"] == overrides.get("signed_repeat", False)
 

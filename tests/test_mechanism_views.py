@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
+from sparse_attention_lab.analysis.mechanism import lead_rows  # noqa: E402
 from sparse_attention_lab.experiments import mechanism, recall_layers  # noqa: E402
 from sparse_attention_lab.views import mechanism as views  # noqa: E402
 from sparse_attention_lab.views import recall_layers as recall_views  # noqa: E402
@@ -34,7 +35,7 @@ def assert_labelled(fig):
 
 def test_alignment_and_lead_figures(records):
     assert_labelled(views.alignment_and_attention(records, [(8, 4), (12, 8)]))
-    rows = views.lead_rows(records)
+    rows = lead_rows(records)
     assert len(rows) == 2 and all(row["seeds"] == 2 for row in rows)
     assert_labelled(views.lead_figure(rows))
     with pytest.raises(ValueError, match="no run"):

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sparse_attention_lab.experiments import on_demand  # noqa: E402
+from sparse_attention_lab.analysis import on_demand  # noqa: E402
 from sparse_attention_lab.experiments.schedules import (  # noqa: E402
     AdaptiveSchedule,
     ConstantSchedule,

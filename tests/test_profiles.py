@@ -39,15 +39,28 @@ def test_unknown_experiment_lists_known_ones():
         PROFILES["ci"].sizes("no_such_experiment")
 
 
-def test_an_entry_names_each_profile_or_says_others():
-    """Issue 26 item 3: no silent fallback to the laptop sizes. Each entry names every profile, or
-    states the sizes of the profiles it does not name under "others"."""
+def test_an_entry_names_each_profile_or_says_others_and_why():
+    """Issues 26 and 28: no silent fallback to the laptop sizes. Each entry names every profile, or
+    states the sizes of the profiles it does not name under "others" and why they share them."""
     for name, table in profiles.SIZES.items():
-        assert set(table) <= {*PROFILES, profiles.OTHERS}, name
+        assert set(table) <= {*PROFILES, profiles.OTHERS, profiles.WHY}, name
         assert profiles.OTHERS in table or set(PROFILES) <= set(table), name
         if profiles.OTHERS in table:
-            assert set(table) != set(PROFILES) | {profiles.OTHERS}, f"{name}: 'others' covers no profile"
+            assert set(table) != set(PROFILES) | {profiles.OTHERS, profiles.WHY}, f"{name}: 'others' covers no profile"
+            reason = table.get(profiles.WHY)
+            assert isinstance(reason, str) and reason.strip(), f"{name}: 'others' without a 'why'"
+        else:
+            assert profiles.WHY not in table, f"{name}: a 'why' with no 'others'"
     assert PROFILES["paper"].sizes("intro_gradient") == profiles.SIZES["intro_gradient"][profiles.OTHERS]
+    assert profiles.WHY not in PROFILES["gpu"].sizes("fig1c")
+
+
+def test_the_gpu_monte_carlo_fits_a_colab_cpu_runtime():
+    """Issue 28: chapter 0's Monte-Carlo runs on the CPU whatever the device; under gpu it fell back
+    to the laptop sizes (8.7 GB). Its sampled sequences, copied about five times, stay under 4 GB."""
+    sizes = PROFILES["gpu"].sizes("intro_gradient")
+    assert 5 * sizes["samples"] * max(sizes["T"]) * sizes["d"] * 4 <= 4e9
+    assert max(sizes["T"]) >= max(PROFILES["ci"].sizes("intro_gradient")["T"])
 
 
 def test_an_entry_without_the_profile_or_others_is_refused(monkeypatch):

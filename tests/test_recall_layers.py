@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from sparse_attention_lab.analysis import recall as recall_analysis
 from sparse_attention_lab.experiments import recall_layers
 from sparse_attention_lab.profiles import PROFILES
 
@@ -25,7 +26,7 @@ def test_run_logs_copy_and_selection_per_layer_and_head():
 def test_emergence_by_threshold_is_ordered():
     record = {"config": {"n_pairs": 4, "n_tokens": 16}, "seed": 0, "steps": [0, 10, 20, 30],
               "test_acc": [0.0, 0.06, 0.25, 0.4]}
-    (row,) = recall_layers.emergence_by_threshold([record])
+    (row,) = recall_analysis.threshold_steps([record])
     assert row["acc_0.05"] < row["acc_0.1"] < row["acc_0.2"] < row["acc_0.3"]
     assert row["acc_0.5"] == math.inf
 
@@ -50,7 +51,7 @@ def test_threshold_fits_recover_a_law():
             acc = [min(1.0, max(0.0, 0.05 * (s - emergence / 2) / (emergence / 2))) for s in steps]
             records.append({"config": {"n_pairs": n_pairs, "n_tokens": n_tokens}, "seed": 0, "steps": steps,
                             "test_acc": acc})
-    fits = recall_layers.threshold_fits(records, thresholds=(0.05,))
+    fits = recall_analysis.threshold_fits(records, thresholds=(0.05,))
     assert fits[0.05].exponents["n_pairs"] == pytest.approx(2, abs=0.05)
     assert fits[0.05].exponents["n_tokens"] == pytest.approx(0.5, abs=0.05)
-    assert recall_layers.threshold_fits(records[:3], thresholds=(0.05,)) == {}
+    assert recall_analysis.threshold_fits(records[:3], thresholds=(0.05,)) == {}

@@ -1,4 +1,4 @@
-"""Chapter 4's measures on recall runs (experiments.recall_summary), the query-kind probe
+"""Chapter 4's measures on recall runs (analysis.recall), the query-kind probe
 (training.probes.QueryKindProbe) and chapter 4's figures (views.recall_figures)."""
 
 import math
@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sparse_attention_lab.analysis import recall as analysis  # noqa: E402
 from sparse_attention_lab.experiments import recall_summary  # noqa: E402
 from sparse_attention_lab.tasks import AssociativeRecall  # noqa: E402
 from sparse_attention_lab.training.probes import QueryKindProbe  # noqa: E402
@@ -39,24 +40,24 @@ def test_emergence_law_recovers_a_power_law_with_a_bootstrap_over_seeds():
             for seed in range(3):
                 step = 3.0 * n_tokens**0.5 * n_pairs**2 * (1 + 0.05 * seed)
                 records.append({**run(n_pairs, n_tokens, seed=seed), "steps": [0, step, 2 * step], "test_acc": [0, 0.5, 1]})
-    law, boot = recall_summary.emergence_law(records, 0.5)
+    law, boot = analysis.emergence_law(records, 0.5)
     assert law.exponents["N_pairs"] == pytest.approx(2, abs=1e-6) and law.exponents["N_tokens"] == pytest.approx(0.5, abs=1e-6)
     assert set(boot) == {"N_tokens", "N_pairs"} and all(v < 0.05 for v in boot.values())
     with pytest.raises(ValueError, match="accuracy"):
-        recall_summary.emergence_law(records, 2.0)
+        analysis.emergence_law(records, 2.0)
 
 
 def test_emergence_by_threshold_and_repetition_summary():
     base = run(test=(0, 0.1, 0.3, 0.6, 0.9))
     fast = run(B=2.0, test=(0, 0.3, 0.5, 0.6, 0.7), train=(0, 0.8, 0.9, 1.0, 1.0))
-    by = recall_summary.emergence_by_threshold([base, fast], [0.1, 0.6], "test")
+    by = analysis.emergence_by_threshold([base, fast], [0.1, 0.6], "test")
     assert by[(1.0, 0.0)] == pytest.approx([100, 300]) and by[(2.0, 0.0)] == pytest.approx([100 / 3, 300])
-    assert math.isinf(recall_summary.emergence_by_threshold([base], [0.95])[(1.0, 0.0)][0])
-    summary = recall_summary.repetition_summary([base, fast], accuracy=0.5)
+    assert math.isinf(analysis.emergence_by_threshold([base], [0.95])[(1.0, 0.0)][0])
+    summary = analysis.repetition_summary([base, fast], accuracy=0.5)
     assert summary[(2.0, 0.0)]["test_speedup"] == pytest.approx((200 + 100 * 0.2 / 0.3) / 200)
     assert summary[(2.0, 0.0)]["gap"] == pytest.approx(0.5) and summary[(2.0, 0.0)]["final_test"] == 0.7
     with pytest.raises(ValueError, match="B = 1, p = 0"):
-        recall_summary.repetition_summary([fast], accuracy=0.5)
+        analysis.repetition_summary([fast], accuracy=0.5)
 
 
 def test_repetition_rows_judge_paired_speedups_by_the_two_standard_error_rule():
@@ -79,10 +80,10 @@ def test_repetition_rows_judge_paired_speedups_by_the_two_standard_error_rule():
 
 def test_half_rise_largest_drop_and_plateau_levels():
     record = {"steps": STEPS, "probes": {"copy": [[[0.1, 0.2]], [[0.1, 0.3]], [[0.1, 0.6]], [[0.1, 0.9]], [[0.1, 1.0]]]}}
-    assert recall_summary.half_rise_step(record, "copy", 0) == pytest.approx(200 + 100 * (0.6 - 0.6) / 0.3)
-    assert recall_summary.largest_drop([0.1, 0.5, 0.3, 0.6]) == pytest.approx(0.2)
-    assert recall_summary.largest_drop([0.1, 0.2, 0.3]) == 0
-    levels = recall_summary.plateau_levels([run(), run(seed=1, test=(0, 0, 0, 0, 0))], accuracy=0.6)
+    assert analysis.half_rise_step(record, "copy", 0) == pytest.approx(200 + 100 * (0.6 - 0.6) / 0.3)
+    assert analysis.largest_drop([0.1, 0.5, 0.3, 0.6]) == pytest.approx(0.2)
+    assert analysis.largest_drop([0.1, 0.2, 0.3]) == 0
+    levels = analysis.plateau_levels([run(), run(seed=1, test=(0, 0, 0, 0, 0))], accuracy=0.6)
     assert levels == [{"n_pairs": 4, "n_tokens": 16, "seeds": 2, "reached": 1, "plateau_accuracy": pytest.approx(0.2),
                        "early_step": pytest.approx(50), "step": pytest.approx(300)}]
 
@@ -121,7 +122,7 @@ def test_query_kind_probe_splits_accuracy_between_repeated_and_other_queries():
 
 def test_query_kind_steps_and_figure():
     records = [{**run(p=0.5, seed=s), "probes": {"repeated": [0, 0.6, 0.9, 1, 1], "other": [0, 0, 0.3, 0.6, 0.9]}} for s in (0, 1)]
-    assert recall_summary.query_kind_steps(records, 0.6) == {0.5: pytest.approx((100, 300))}
+    assert analysis.query_kind_steps(records, 0.6) == {0.5: pytest.approx((100, 300))}
     assert len(recall_figures.query_kind_figure(records).axes[0].lines) == 2
 
 
@@ -135,6 +136,6 @@ def test_recall_figures_draw_from_records():
     assert [len(ax.lines) for ax in recall_figures.grid_curves_figure(grid, 0.5, n_tokens=16, n_pairs=4).axes] == [3, 3]
     rep = [run(), run(B=2.0), run(p=0.5)]
     assert [len(ax.lines) for ax in recall_figures.repetition_curves_figure(rep).axes] == [2, 2, 2, 2]
-    by = recall_summary.emergence_by_threshold(rep, [0.1, 0.5])
+    by = analysis.emergence_by_threshold(rep, [0.1, 0.5])
     assert [len(ax.lines) for ax in recall_figures.threshold_figure(by, by, [0.1, 0.5]).axes] == [4, 4]
     assert recall_figures.sequence_text([0, 1, 2, 3, 30]) == "AB CD | <30>"

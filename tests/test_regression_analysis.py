@@ -11,8 +11,13 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from sparse_attention_lab.analysis import mechanism  # noqa: E402
+from sparse_attention_lab.analysis import regression as analysis  # noqa: E402
+from sparse_attention_lab.analysis import steps as step_analysis  # noqa: E402
 from sparse_attention_lab.experiments import regression  # noqa: E402
 from sparse_attention_lab.fitting import fit_power_law  # noqa: E402
+from sparse_attention_lab.measure import escape_step  # noqa: E402
+from sparse_attention_lab.runs.book_data import load_cached  # noqa: E402
 from sparse_attention_lab.theory import reduced  # noqa: E402
 from sparse_attention_lab.views import regression as views  # noqa: E402
 from sparse_attention_lab.views.scorecard import Scorecard  # noqa: E402
@@ -55,30 +60,30 @@ def grid() -> list[dict]:
             for T in (16, 32) for d in (4, 8) for B in (1, 2) for seed in (0, 1)]
 
 
-# ------------------------------------------------------------------------- experiments.regression
+# ------------------------------------------------------------------------- analysis.steps, mechanism
 
 
 def test_step_rows_time_each_clock(grid):
-    train, test, attn = (regression.step_rows(grid, m, 0.2) for m in ("train", "test", "attention"))
+    train, test, attn = (step_analysis.step_rows(grid, m, 0.2) for m in ("train", "test", "attention"))
     for r, run in zip(test, grid, strict=True):
-        assert r["plateau"] == pytest.approx(regression.escape_step(run, fraction=0.2, curve="test"))
+        assert r["plateau"] == pytest.approx(escape_step(run, fraction=0.2, curve="test"))
     assert [r["plateau"] for r in attn] == [r["attention_step"] for r in test]
     assert any(a["plateau"] != b["plateau"] for a, b in zip(train, test, strict=True))
     assert all(r["f"] == pytest.approx(1.0) for r in test)  # f(p = 0, d) = 1
     with pytest.raises(ValueError, match="measure"):
-        regression.step_rows(grid, "accuracy")
+        step_analysis.step_rows(grid, "accuracy")
     with pytest.raises(ValueError, match="probe_attention"):
-        regression.step_rows([record({"T": 16, "d": 4}, 0, test=300)], "attention")
+        step_analysis.step_rows([record({"T": 16, "d": 4}, 0, test=300)], "attention")
 
 
 def test_unique_runs_keeps_the_first_of_each_config_and_seed(grid):
     again = [dict(r, steps=[]) for r in grid[:3]]
-    assert regression.unique_runs(grid + again) == grid
+    assert step_analysis.unique_runs(grid + again) == grid
 
 
 def test_fit_steps_recovers_the_law_and_bootstraps_over_seeds(grid):
-    rows = regression.step_rows(grid, "train", 0.2)
-    fit = regression.fit_steps(rows, ("d", "T", "B"))
+    rows = step_analysis.step_rows(grid, "train", 0.2)
+    fit = step_analysis.fit_steps(rows, ("d", "T", "B"))
     assert fit.never == 0 and fit.fit.n == len(grid)
     for feature, exponent in (("d", 0.9), ("T", 0.4), ("B", -0.5)):
         assert fit.fit.exponents[feature] == pytest.approx(exponent, abs=0.05)
@@ -90,49 +95,49 @@ def test_fit_steps_recovers_the_law_and_bootstraps_over_seeds(grid):
 
 
 def test_fit_steps_leaves_out_runs_that_never_crossed(grid):
-    rows = regression.step_rows(grid, "test", 0.2)
+    rows = step_analysis.step_rows(grid, "test", 0.2)
     rows[0] = {**rows[0], "plateau": math.inf}
-    fit = regression.fit_steps(rows, ("d", "T"))
+    fit = step_analysis.fit_steps(rows, ("d", "T"))
     assert (fit.never, fit.fit.n) == (1, len(rows) - 1)
     with pytest.raises(ValueError, match="no run crossed"):
-        regression.fit_steps([{**r, "plateau": math.inf} for r in rows], ("d", "T"))
+        step_analysis.fit_steps([{**r, "plateau": math.inf} for r in rows], ("d", "T"))
 
 
 def test_mean_steps_over_matching_rows():
     rows = [{"d": 4, "plateau": 100.0}, {"d": 4, "plateau": 200.0}, {"d": 8, "plateau": math.inf}]
-    assert regression.mean_steps(rows, d=4) == 150.0
-    assert regression.mean_steps(rows, d=8) == math.inf
+    assert step_analysis.mean_steps(rows, d=4) == 150.0
+    assert step_analysis.mean_steps(rows, d=8) == math.inf
     with pytest.raises(ValueError, match="where"):
-        regression.mean_steps(rows, d=16)
+        step_analysis.mean_steps(rows, d=16)
 
 
 def test_reduced_speedup_is_the_flow_own_ratio_not_the_linearized_factor():
     T, d = 32, 8
     ratio = reduced.plateau_length(T, d, p=0.0, threshold=0.4) / reduced.plateau_length(T, d, p=0.1, threshold=0.4)
-    assert regression.reduced_speedup(T, d, 0.1) == pytest.approx(ratio, rel=1e-9)
+    assert analysis.reduced_speedup(T, d, 0.1) == pytest.approx(ratio, rel=1e-9)
     # Chapter 2: the linearized factor predicts a slowdown here, the flow a speed-up.
-    assert reduced.repetition_speedup(d, 0.1) < 1 < regression.reduced_speedup(T, d, 0.1)
-    assert regression.reduced_speedup(T, d, 0.0) == pytest.approx(1.0)
+    assert reduced.repetition_speedup(d, 0.1) < 1 < analysis.reduced_speedup(T, d, 0.1)
+    assert analysis.reduced_speedup(T, d, 0.0) == pytest.approx(1.0)
 
 
 def test_shortcut_offset_is_the_mean_target_loss():
     config = {"T": 8, "d": 4, "p": 0.5}
     task = regression.build(config)[0]
     expected = 0.25 * float((task.W_star @ task.special_token).square().sum()) / 2
-    assert regression.shortcut_offset(config) == pytest.approx(expected)
-    assert regression.shortcut_offset({"T": 8, "d": 4}) == 0.0
+    assert mechanism.shortcut_offset(config) == pytest.approx(expected)
+    assert mechanism.shortcut_offset({"T": 8, "d": 4}) == 0.0
     run = {"config": config, "test_loss": [0.5, 0.6, 0.1]}
-    measured, predicted = regression.loss_rise(run)
+    measured, predicted = mechanism.loss_rise(run)
     assert measured == pytest.approx(1.2) and predicted == pytest.approx(1 + expected / 0.5)
 
 
 def test_final_attention_and_sparse_heads():
     run = record({"T": 16, "d": 4}, 0, test=300, attn=200, heads=(0.9, 0.6, 0.1))
-    assert regression.final_attention(run).shape == (1, 3)
-    assert regression.sparse_heads(run) == 2
-    assert regression.sparse_heads(run, level=0.8) == 1
+    assert mechanism.final_attention(run).shape == (1, 3)
+    assert mechanism.sparse_heads(run) == 2
+    assert mechanism.sparse_heads(run, level=0.8) == 1
     with pytest.raises(ValueError, match="probe"):
-        regression.final_attention(record({"T": 16, "d": 4}, 0, test=300))
+        mechanism.final_attention(record({"T": 16, "d": 4}, 0, test=300))
 
 
 def test_ablation_fits_one_law_per_panel():
@@ -144,7 +149,7 @@ def test_ablation_fits_one_law_per_panel():
              for r in rows()]
     fig14 = [dict(r, **v) for v in regression.TASK_VARIANTS.values() for r in rows()]
     fig15 = [dict(r, optimizer=o) for o in ("adam", "sgd") for r in rows()]
-    fits = regression.ablation_fits({"fig13": fig13, "fig14": fig14, "fig15": fig15})
+    fits = analysis.ablation_fits({"fig13": fig13, "fig14": fig14, "fig15": fig15})
     assert set(fits) == {"layers and heads", *regression.TASK_VARIANTS, "adam", "sgd"}
     assert fits["layers and heads"].fit.exponents["n_layers"] == pytest.approx(0.1, abs=0.02)
     assert fits["sgd"].fit.exponents["d"] == pytest.approx(0.9, abs=0.05)
@@ -164,36 +169,48 @@ def test_table_renders_and_prints_the_same_markdown():
         Table([], [])
 
 
-def step_fit(estimate: float, stderr: float) -> regression.StepFit:
+def step_fit(estimate: float, stderr: float) -> step_analysis.StepFit:
     """A StepFit whose exponent of T is ``estimate`` with standard error about ``stderr``."""
     T = np.array([8.0, 16, 32, 64, 8, 16, 32, 64])
     noise = np.array([1, -1, -1, 1, -1, 1, 1, -1]) * stderr * 1.8
     fit = fit_power_law(np.exp(estimate * np.log(T) + noise), T=T)
-    return regression.StepFit(fit, {"T": 0.0}, 0)
+    return step_analysis.StepFit(fit, {"T": 0.0}, 0)
 
 
 def test_conclusion_only_where_both_losses_resolve_the_same_sign():
     up, down, flat = step_fit(0.5, 0.05), step_fit(-0.5, 0.05), step_fit(0.02, 0.05)
-    assert views.resolved_sign(up, "T") == 1 and views.resolved_sign(down, "T") == -1
-    assert views.resolved_sign(flat, "T") == 0
-    assert views.conclusion({"train": up, "test": up}, "T", "longer T") == "both losses: longer plateau with longer T"
-    assert views.conclusion({"train": down, "test": down}, "T", "x").startswith("both losses: shorter")
-    assert "disagree" in views.conclusion({"train": up, "test": down}, "T", "x")
-    assert views.conclusion({"train": up, "test": flat}, "T", "x") == "unresolved on test loss without repetition"
+    assert analysis.resolved_sign(up, "T") == 1 and analysis.resolved_sign(down, "T") == -1
+    assert analysis.resolved_sign(flat, "T") == 0
+    assert analysis.conclusion({"train": up, "test": up}, "T", "longer T") == "both losses: longer plateau with longer T"
+    assert analysis.conclusion({"train": down, "test": down}, "T", "x").startswith("both losses: shorter")
+    assert "disagree" in analysis.conclusion({"train": up, "test": down}, "T", "x")
+    assert analysis.conclusion({"train": up, "test": flat}, "T", "x") == "unresolved on test loss without repetition"
     table = views.summary_table([("T", "+0.80", {"train": up, "test": down, "attention": up}, "T", "x")])
     assert "disagree" in table.to_markdown() and "+0.80" in table.to_markdown()
 
 
 def test_settings_table_marks_our_choices():
     sweeps = [[{"seed": 0}, {"seed": 1}], [{"seed": s} for s in range(3)]]
-    text = views.settings_table({"n_heads": 2, "d_model": 32, "max_steps": 4000, "eval_every": 25}, sweeps).to_markdown()
+    text = views.settings_table({"n_heads": 2, "d_model": 32, "max_steps": 4000, "eval_every": 25}, sweeps, "ci").to_markdown()
     assert "| heads | 4 | 2 |" in text and "2 to 3 per setting" in text
     for ours in ("step cap per run (ours)", "evaluation every (ours)", "readout (ours)"):
         assert ours in text
 
 
+def test_settings_table_says_which_scale_the_fits_are():
+    """Issue 28: under gpu the table said "this chapter: width 128, 4 heads" beside fits of width-32 ci runs."""
+    cached = [{"seed": 0, "config": {"d_model": 32, "n_heads": 2, "layer_norm": False},
+               "provenance": {"profile": "ci"}}]
+    text = views.settings_table({"n_heads": 4, "d_model": 128, "max_steps": 20000, "eval_every": 50}, [cached], "gpu").to_markdown()
+    assert "| compute profile | paper | gpu | ci |" in text
+    assert "| embedding width | 256 | 128 | 32 |" in text and "| heads | 4 | 4 | 2 |" in text
+    assert "sinusoidal, no, yes, yes | sinusoidal, no, yes, yes | sinusoidal, no" in text
+    for ours in ("step cap per run (ours)", "evaluation every (ours)", "readout (ours)"):
+        assert ours in text
+
+
 def test_tables_of_fits_speedups_and_steps(grid):
-    fits = {m: regression.fit_steps(regression.step_rows(grid, m, 0.2), ("d", "T", "B")) for m in regression.MEASURES}
+    fits = {m: step_analysis.fit_steps(step_analysis.step_rows(grid, m, 0.2), ("d", "T", "B")) for m in step_analysis.MEASURES}
     text = views.fits_table(fits, ("d", "T", "B"), views.PAPER_LAWS["Fig. 3"]).to_markdown()
     assert "| training-distribution loss |" in text and "| paper | 0.76 | +1.29 | +0.80 | -0.80 |" in text
     steps = views.steps_by_B(grid, 16).to_markdown()
@@ -207,10 +224,10 @@ def test_tables_of_fits_speedups_and_steps(grid):
 def test_speedup_table_against_p_zero_and_the_reduced_flow():
     runs = [record({"T": 32, "d": 8, "p": p, "escape_fraction": 0.4}, s, test=t, train=t / 2 if p else t, attn=t / 2)
             for p, t in ((0.0, 400), (0.5, 200)) for s in (0, 1)]
-    table = views.speedup_table(runs)
+    table = views.speedup_table(*analysis.repetition_cells(runs))
     row = table.rows[-1]
     assert row[:3] == ["32", "8", "0.5"]
-    assert row[-1] == f"x{regression.reduced_speedup(32, 8, 0.5):.2f}"
+    assert row[-1] == f"x{analysis.reduced_speedup(32, 8, 0.5):.2f}"
     assert "(" not in table.rows[0][3]  # p = 0 is the reference
     assert row[3].endswith(", faster)")
 
@@ -220,33 +237,34 @@ def test_a_speedup_the_seeds_do_not_resolve_is_not_called_faster():
     steps = {0.0: (400, 300, 500), 0.5: (250, 400, 350)}
     runs = [record({"T": 32, "d": 8, "p": p, "escape_fraction": 0.4}, s, test=t, attn=t / 2)
             for p, ts in steps.items() for s, t in enumerate(ts)]
-    row = views.speedup_table(runs).rows[-1]
+    row = views.speedup_table(*analysis.repetition_cells(runs)).rows[-1]
     assert "faster" not in row[4] and "slower" not in row[4] and "±" in row[4]
 
 
 def test_scorecard_rows_from_fits(grid):
     card = Scorecard("test_chapter")
-    fit = regression.fit_steps(regression.step_rows(grid, "train", 0.2), ("d", "T", "B"))
+    fit = step_analysis.fit_steps(step_analysis.step_rows(grid, "train", 0.2), ("d", "T", "B"))
     views.score_exponents(card, "Fig. 3", fit, views.PAPER_LAWS["Fig. 3"], "fig3")
     assert [r.what for r in card.rows] == [f"Fig. 3: exponent of {k}" for k in ("d", "T", "B")]
     assert card.rows[0].scale == "d 4-8, T 16-32, B 1-2; 16 runs"
     assert {r.verdict for r in card.rows} <= {"agrees", "same sign"}
 
 
-def test_load_sweep_finds_the_cache_and_describes_it():
-    records, note = views.load_sweep("fig3", "ci", profile="ci")
+def test_load_cached_finds_the_cache_and_describes_it():
+    cached = load_cached("fig3", "ci", "ci")
+    records, note = cached.records, cached.describe()
     assert records and all(r["config"]["d"] in (4, 8, 16) for r in records)
     assert note.startswith("`fig3_ci.jsonl`: ") and "min of training" in note
     assert note._repr_markdown_() == str(note)
     with pytest.raises(FileNotFoundError, match="sweep no_such_sweep"):
-        views.load_sweep("no_such_sweep", "ci", profile="ci")
+        load_cached("no_such_sweep", "ci", "ci")
 
 
 def test_figures_draw_every_panel(grid):
-    rows_by = {m: regression.step_rows(grid, m, 0.2) for m in ("train", "test")}
-    fits = {m: regression.fit_steps(rows, ("d", "T", "B")) for m, rows in rows_by.items()}
+    rows_by = {m: step_analysis.step_rows(grid, m, 0.2) for m in ("train", "test")}
+    fits = {m: step_analysis.fit_steps(rows, ("d", "T", "B")) for m, rows in rows_by.items()}
     assert len(views.fig3_figure(rows_by, fits, 32, "caption").axes) == 3
-    runs = [dict(r, escape_step=regression.escape_step(r, fraction=0.2)) for r in grid[:2]]
+    runs = [dict(r, escape_step=escape_step(r, fraction=0.2)) for r in grid[:2]]
     assert len(views.run_figure(runs, T=16).axes) == 2
     p_runs = [record({"T": 16, "d": d, "p": p}, 0, test=300) for d in (4, 8) for p in (0.0, 0.5)]
     assert len(views.p_figure(p_runs, "Adam").axes) == 3
@@ -255,7 +273,7 @@ def test_figures_draw_every_panel(grid):
 def test_unique_runs_treat_a_default_and_an_absent_key_alike(grid):
     # fig3_B's B = 1 column says "B": 1; fig3 leaves B out: the same runs (issue: 6 counted twice)
     absent = [dict(r, config={k: v for k, v in r["config"].items() if k != "B"}) for r in grid if r["config"]["B"] == 1]
-    assert regression.unique_runs(grid + absent) == grid
-    assert regression.unique_runs(absent + grid) == absent + [r for r in grid if r["config"]["B"] != 1]
+    assert step_analysis.unique_runs(grid + absent) == grid
+    assert step_analysis.unique_runs(absent + grid) == absent + [r for r in grid if r["config"]["B"] != 1]
     other = [dict(r, config={**r["config"], "B": 3}) for r in grid[:2]]
-    assert len(regression.unique_runs(grid + other)) == len(grid) + 2
+    assert len(step_analysis.unique_runs(grid + other)) == len(grid) + 2

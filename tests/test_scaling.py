@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from sparse_attention_lab.experiments import scaling
+from sparse_attention_lab.analysis import scale as scaling
 
 
 def rows_of(law, Ts=(16, 32, 64), ds=(4, 8, 16), seeds=3, noise=0.02):

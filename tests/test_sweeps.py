@@ -25,7 +25,7 @@ from sparse_attention_lab.runs.sweep import run_sweep
 
 HELPERS = Path(sweep_helpers.__file__).parent
 CONFIGS = [{"T": T, "max_steps": 100} for T in (2, 4, 8)]
-PROVENANCE = {"command", "profile", "sweep", "git_commit", "git_dirty", "package_version", "python_version",
+PROVENANCE = {"command", "profile", "sweep", "step_cap", "git_commit", "git_dirty", "package_version", "python_version",
               "sweep_started_at", "device", "torch_version", "torch_threads", "hostname", "cpu", "cpu_count",
               "finished_at", "job_wall_time_s", "job_seeds", "job_configs"}
 ENV = {"PYTHONPATH": os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}

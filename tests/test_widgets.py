@@ -47,6 +47,23 @@ def test_slider_redraws_the_same_figure_in_place():
     assert "drop: 60" in explorer.status.value
 
 
+def stretch(setting: dict) -> Frame:
+    t = np.linspace(0.0, 10.0 * setting["T"], 50)
+    return Frame(t, {"loss": 0.5 / (1 + np.exp(t - setting["T"]))}, {"drop": setting["T"]})
+
+
+def test_x_axis_stays_fixed_while_a_slider_moves():
+    """Issue 23: the x axis spans every frame of the slider that moves, so plateaus compare by eye."""
+    explorer = LiveExplorer({"T": [10, 30, 60], "d": [1, 2]}, stretch, PANELS, x_label="time", log_x=False,
+                            initial={"T": 10})
+    explorer.controls["T"].value = 30
+    ax = explorer.axes[0]
+    span = ax.get_xlim()
+    assert span[0] <= 0 and span[1] >= 600  # the frame at T = 60 ends at 600
+    explorer.controls["T"].value = 10
+    assert ax.get_xlim() == span
+
+
 def test_refused_setting_shows_the_reason():
     explorer = LiveExplorer({"T": [10, 30]}, refuse_large, PANELS, x_label="time", initial={"T": 10})
     explorer.controls["T"].value = 30

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from sparse_attention_lab.analysis import paper
+from sparse_attention_lab.analysis.steps import StepFit, fit_steps
 from sparse_attention_lab.analysis.verdicts import Ratio, direction, ratio_of_means
 from sparse_attention_lab.experiments.ablation import ABLATIONS, OURS, PLATEAU_LOSS, variant
-from sparse_attention_lab.experiments.regression import StepFit, fit_steps, full_config
+from sparse_attention_lab.experiments.regression import full_config
 from sparse_attention_lab.measure import escape_step
 
 FRACTION = 0.2

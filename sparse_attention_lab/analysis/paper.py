@@ -2,10 +2,12 @@
 
 Every law is ``T_pl = C * prod(x ** exponent)``; ``source`` names the figure or section that
 reports it and ``note`` says where the text is ambiguous (PAPER.md keeps the same table).
+Numbers the paper reports outside a law (Fig. 1c's R^2) are in :data:`VALUES`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -19,6 +21,11 @@ class PaperLaw:
     note: str = ""
     r2: float | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def figure(self) -> str:
+        """The figure that reports the law, e.g. ``"Fig. 15"`` (the first one its ``source`` names)."""
+        return re.search(r"\bFig\. \d+", self.source).group(0)
 
     @property
     def values(self) -> dict[str, float]:
@@ -56,6 +63,52 @@ LAWS: dict[str, PaperLaw] = {
                              "Fig. 4 (right), emergence at 5% accuracy", r2=0.982),
 }
 """The paper's fitted laws by name."""
+
+
+@dataclass(frozen=True)
+class PaperValue:
+    """A number the paper reports outside a law, with its source and caveat."""
+
+    value: float
+    source: str
+    note: str = ""
+
+
+VALUES: dict[str, PaperValue] = {
+    "Fig. 1c R2": PaperValue(0.999, "Fig. 1 (c), caption: the plateau of the reduced flow against T and d",
+                             note="the caption gives no exponents"),
+}
+"""The paper's reported numbers that belong to no law of :data:`LAWS`, by name (PAPER.md,
+section 6: Fig. 1c's power law has an R^2 but no exponents; 0.99 and 0.49 are Fig. 2 left's)."""
+
+
+FIGURES: dict[int, str] = {
+    1: "reduced dynamics: a plateau, a sudden drop; plateau length against T and d",
+    2: "reduced dynamics under repetition: plateau against B and d (left), p and d (right)",
+    3: "Transformer plateau against d, T and B (left, middle) and under p (right)",
+    4: "associative recall: accuracy curves; emergence time against N_tokens and N_pairs",
+    5: "associative recall under repetition B and p, on test data",
+    6: "the reduced loss landscape over (w, Δa), with the path of gradient flow",
+    7: "the early dynamics against their linearization",
+    8: "the late phase: w_inf(α), w against w_inf, the Hessian's eigenvalues",
+    9: "the reduced theory against SGD on the toy model",
+    10: "three-variable flow under p: the repeated direction learns first",
+    11: "a Transformer learning curve: a sharp transition",
+    12: "Transformer curves under p at T = 256, test loss with and without repetition",
+    13: "ablation: layers and heads",
+    14: "ablation of the task: relevant-token feature, fixed position",
+    15: "one layer, one head: SGD against Adam",
+    16: "Fig. 5 measured on training data: repetition only speeds up",
+    17: "copy and selection attention become sparse together, at emergence",
+}
+"""The paper's figures (main text and appendix), each with what it shows (PAPER.md, section 6)."""
+
+
+def value(name: str) -> PaperValue:
+    """The reported number ``name`` of :data:`VALUES`, or ``KeyError`` listing the names."""
+    if name not in VALUES:
+        raise KeyError(f"no paper value {name!r}; the values are {sorted(VALUES)}.")
+    return VALUES[name]
 
 
 def law(name: str) -> PaperLaw:

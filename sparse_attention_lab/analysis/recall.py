@@ -1,7 +1,22 @@
-"""Associative recall under repetition (Figs. 5 and 16): paired speed-ups and the late rise.
+"""What chapter 4 measures on associative-recall runs (Figs. 4, 5, 16, 17): emergence, repetition,
+the late rise.
 
+- :func:`emergence_law`: the paper's power law ``C N_tokens^a N_pairs^b`` fitted on the emergence
+  steps (App. D.2), with a bootstrap over seeds;
+- :func:`threshold_steps`, :func:`threshold_fits`, :func:`emergence_by_threshold`: the emergence
+  step of every run, or every setting, at several test-accuracy thresholds (:data:`THRESHOLDS`,
+  ours around the paper's 5%), and the Fig. 4 law at each;
+- :func:`plateau_levels`: the accuracy reached on the plateau, against chance, and the steps to
+  the paper's 5% and to a later threshold;
 - :func:`repetition_speedups`: per ``(B, p)``, the emergence step of ``B = 1, p = 0`` over the
-  setting's, paired by seed, with its bootstrap error (:func:`~.verdicts.ratio_of_means`).
+  setting's, paired by seed, with its bootstrap error (:func:`~.verdicts.paired_ratio`);
+  :func:`repetition_summary`: the same as ratios of means on test data and on the training
+  distribution, with the train-test gap and the final test accuracy;
+- :func:`query_kind_steps`, :func:`query_kind_ratios`: test accuracy on the repeated queries
+  against the others (records of
+  :func:`~sparse_attention_lab.experiments.recall_summary.run_with_query_kinds`);
+- :func:`half_rise_step`: when an attention probe covers half of its rise (copy against selection);
+- :func:`largest_drop`: how far a curve ever falls below its running maximum (a dip to recover from);
 - :func:`late_rise`: the paper's grokking-like pattern under strong repetition, "test accuracy
   eventually starts to increase late in training" (Sec. 3.2), read on a mean curve by one rule.
 """
@@ -14,9 +29,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sparse_attention_lab.analysis.measurement import EMERGENCE_ACCURACY
 from sparse_attention_lab.analysis.verdicts import Ratio, paired_ratio
+from sparse_attention_lab.experiments import recall
 from sparse_attention_lab.experiments.recall_summary import setting_of
+from sparse_attention_lab.fitting import PowerLawFit, bootstrap_stderr, fit_power_law
 from sparse_attention_lab.measure import escape_step, first_crossing
+
+THRESHOLDS = (EMERGENCE_ACCURACY, 0.1, 0.2, 0.3, 0.5)
+"""Test-accuracy levels at which emergence is read: the paper's 5%, then ours up to the CPU
+chapter's 50%."""
+
+REPETITION_THRESHOLDS = (EMERGENCE_ACCURACY, 0.1, 0.2, 0.3, 0.4, 0.5)
+"""Test-accuracy levels at which chapter 4 reads the speed-ups of repetition (ours, around the paper's 5%)."""
+
+
+def emergence_rows(records: Iterable[dict], accuracy: float, curve: str = "test") -> list[dict]:
+    """One row per record: its config merged with :data:`~sparse_attention_lab.experiments.recall.DEFAULTS`, seed, and emergence step.
+
+    ``emergence`` is the interpolated step at which accuracy (``curve``: ``"test"``, without
+    repetition, or ``"train"``, the training distribution) first reaches ``accuracy``,
+    ``math.inf`` if never within the run.
+    """
+    return [
+        {**recall.full_config(r), "seed": r["seed"], "diverged": r["diverged"],
+         "emergence": escape_step(r, accuracy=accuracy, curve=curve)}
+        for r in records
+    ]
+
+
+def law_thresholds(chapter: float) -> tuple[float, ...]:
+    """The test-accuracy levels chapter 4 fits Fig. 4's law at: the paper's 5%, then ours (30%, the
+    chapter's own emergence criterion ``chapter``, 80%)."""
+    return (EMERGENCE_ACCURACY, 0.3, chapter, 0.8)
+
 
 REFERENCE = (1.0, 0.0)
 """``(B, p)`` without repetition, the setting every speed-up is measured against."""
@@ -97,3 +143,123 @@ def query_kind_ratios(records: Iterable[dict], accuracy: float) -> dict[float, R
                 step = first_crossing(record["steps"], record["probes"][kind], accuracy, direction="above")
                 steps.setdefault(p, {}).setdefault(kind, {})[record["seed"]] = step
     return {p: paired_ratio(kinds["other"], kinds["repeated"]) for p, kinds in sorted(steps.items())}
+
+
+def threshold_steps(records: Iterable[dict], thresholds: Sequence[float] = THRESHOLDS) -> list[dict]:
+    """One row per record: ``n_pairs``, ``n_tokens``, seed and the step at which test accuracy
+    first reaches each threshold (``math.inf`` if never), keyed ``"acc_0.05"`` etc."""
+    rows = []
+    for record in records:
+        config = recall.full_config(record)
+        row = {"n_pairs": config["n_pairs"], "n_tokens": config["n_tokens"], "seed": record["seed"]}
+        for level in thresholds:
+            row[f"acc_{level:g}"] = escape_step(record, accuracy=level)
+        rows.append(row)
+    return rows
+
+
+def threshold_fits(records: Iterable[dict], thresholds: Sequence[float] = THRESHOLDS) -> dict[float, PowerLawFit]:
+    """Per threshold, the power law of the emergence step in ``n_pairs`` and ``n_tokens`` over the
+    runs that reached it (App. D.2); thresholds with fewer than 4 such runs are left out."""
+    rows = threshold_steps(records, thresholds)
+    fits = {}
+    for level in thresholds:
+        reached = [row for row in rows if math.isfinite(row[f"acc_{level:g}"])]
+        if len(reached) >= 4 and len({r["n_pairs"] for r in reached}) > 1 and len({r["n_tokens"] for r in reached}) > 1:
+            fits[level] = fit_power_law([r[f"acc_{level:g}"] for r in reached],
+                                        n_tokens=[r["n_tokens"] for r in reached],
+                                        n_pairs=[r["n_pairs"] for r in reached])
+    return fits
+
+
+def emergence_law(records: Iterable[dict], accuracy: float, curve: str = "test") -> tuple[PowerLawFit, dict[str, float]]:
+    """``T_emergence = C N_tokens^a N_pairs^b`` over the runs that reached ``accuracy`` after step 0
+    (one point per seed), and the bootstrap standard error of each exponent over seeds."""
+    rows = [r for r in emergence_rows(records, accuracy, curve) if 0 < r["emergence"] < math.inf]
+    if not rows:
+        raise ValueError(f"records: no run reached accuracy {accuracy} after step 0.")
+    y = [r["emergence"] for r in rows]
+    features = {"N_tokens": [r["n_tokens"] for r in rows], "N_pairs": [r["n_pairs"] for r in rows]}
+    return fit_power_law(y, **features), bootstrap_stderr(y, [r["seed"] for r in rows], **features)
+
+
+def emergence_by_threshold(records: Iterable[dict], thresholds: Sequence[float], curve: str = "test") -> dict[tuple[float, float], list[float]]:
+    """For every ``(B, p)`` setting, the mean over seeds of the emergence step at each threshold
+    (``math.inf`` when a seed never got there)."""
+    records = list(records)
+    out: dict[tuple[float, float], list[float]] = {}
+    for setting in sorted({setting_of(r) for r in records}):
+        mine = [r for r in records if setting_of(r) == setting]
+        out[setting] = [float(np.mean([escape_step(r, accuracy=a, curve=curve) for r in mine])) for a in thresholds]
+    return out
+
+
+def repetition_summary(records: Iterable[dict], accuracy: float) -> dict[tuple[float, float], dict[str, float]]:
+    """Per ``(B, p)``: mean emergence step on test data and on the training distribution, the
+    speed-ups over ``B = 1, p = 0`` (``test_speedup``, ``train_speedup``; 0 when never), the
+    largest gap train - test accuracy of any seed during training, and the final test accuracy."""
+    records = list(records)
+    steps = emergence_by_threshold(records, [accuracy], "test")
+    train_steps = emergence_by_threshold(records, [accuracy], "train")
+    if REFERENCE not in steps:
+        raise ValueError("records must contain the reference setting B = 1, p = 0.")
+    summary = {}
+    for setting in steps:
+        mine = [r for r in records if setting_of(r) == setting]
+        summary[setting] = {
+            "test": steps[setting][0], "train": train_steps[setting][0],
+            "test_speedup": steps[REFERENCE][0] / steps[setting][0],
+            "train_speedup": train_steps[REFERENCE][0] / train_steps[setting][0],
+            "gap": float(max(np.max(np.subtract(r["train_acc"], r["test_acc"])) for r in mine)),
+            "final_test": float(np.mean([r["test_acc"][-1] for r in mine])),
+        }
+    return summary
+
+
+def half_rise_step(record: dict, probe: str, layer: int) -> float:
+    """First step at which the most-rising head of ``layer`` covers half of its rise (from the
+    first evaluation to the last) in the attention probe ``probe`` (``"copy"``, ``"selection"``)."""
+    values = np.array(record["probes"][probe])[:, layer]  # (evaluations, heads)
+    head = int(np.argmax(values[-1] - values[0]))
+    curve = values[:, head]
+    return first_crossing(record["steps"], curve, (curve[0] + curve[-1]) / 2, direction="above")
+
+
+def plateau_levels(records: Iterable[dict], accuracy: float, early: float = EMERGENCE_ACCURACY) -> list[dict]:
+    """Per ``(n_pairs, n_tokens)`` of a grid, over the seeds that reached ``accuracy``: the test
+    accuracy at mid-plateau (half the step at which it reached ``accuracy``), the mean step at which
+    it reached ``early`` (the paper's 5%) and ``accuracy``, and how many seeds got there."""
+    records = list(records)
+    rows = []
+    for n_pairs, n_tokens in sorted({(r["config"]["n_pairs"], r["config"]["n_tokens"]) for r in records}):
+        mine = [r for r in records if (r["config"]["n_pairs"], r["config"]["n_tokens"]) == (n_pairs, n_tokens)]
+        steps = [escape_step(r, accuracy=accuracy) for r in mine]
+        reached = [(r, s) for r, s in zip(mine, steps, strict=True) if math.isfinite(s)]
+        rows.append({
+            "n_pairs": n_pairs, "n_tokens": n_tokens, "seeds": len(mine), "reached": len(reached),
+            "plateau_accuracy": float(np.mean([np.interp(s / 2, r["steps"], r["test_acc"]) for r, s in reached])) if reached else math.nan,
+            "early_step": float(np.mean([escape_step(r, accuracy=early) for r, _ in reached])) if reached else math.nan,
+            "step": float(np.mean([s for _, s in reached])) if reached else math.nan,
+        })
+    return rows
+
+
+def largest_drop(curve: Sequence[float]) -> float:
+    """The largest fall of ``curve`` below its running maximum (0 for a curve that never falls)."""
+    values = np.asarray(curve, dtype=float)
+    if values.size == 0:
+        raise ValueError("curve must not be empty.")
+    return float(np.max(np.maximum.accumulate(values) - values))
+
+
+def query_kind_steps(records: Iterable[dict], accuracy: float) -> dict[float, tuple[float, float]]:
+    """Per ``p``: the mean over seeds of the step at which test accuracy on the repeated queries,
+    and on the other queries, first reaches ``accuracy`` (``math.inf`` when a seed never did);
+    records trained by :func:`~sparse_attention_lab.experiments.recall_summary.run_with_query_kinds`."""
+    records = list(records)
+    out = {}
+    for p in sorted({setting_of(r)[1] for r in records}):
+        mine = [r for r in records if setting_of(r)[1] == p]
+        out[p] = tuple(float(np.mean([first_crossing(r["steps"], r["probes"][kind], accuracy, direction="above") for r in mine]))
+                       for kind in ("repeated", "other"))
+    return out

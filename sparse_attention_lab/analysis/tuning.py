@@ -14,12 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sparse_attention_lab.experiments.regression import (
-    REPEATED_ESCAPE_FRACTION,
-    StepFit,
-    fit_steps,
-    step_rows,
-)
+from sparse_attention_lab.analysis.measurement import REPEATED_ESCAPE_FRACTION
+from sparse_attention_lab.analysis.steps import StepFit, fit_steps, step_rows
+from sparse_attention_lab.profiles import PROFILES
 
 
 @dataclass(frozen=True)
@@ -66,3 +63,16 @@ def tune_rates(records: Sequence[dict], rates: Sequence[float], tuning_ds: Seque
             chosen[p] = best
             kept += at_p[best][1]
     return Tuning(candidates, chosen, kept)
+
+
+def sweep_plan(name: str = "fig3_p_tuned", profile: str = "laptop") -> tuple[list[float], list[int]]:
+    """The rates of sweep ``name`` under ``profile`` and the ``d`` values every rate runs (the tuning ``d``)."""
+    sizes = PROFILES[profile].sizes(name)
+    return list(sizes["lr"]), sorted(set.intersection(*(set(ds) for ds in sizes["d"])))
+
+
+def tune_sweep(records: Sequence[dict], seeds_needed: int = 5, name: str = "fig3_p_tuned",
+               profile: str = "laptop") -> Tuning:
+    """:func:`tune_rates` over the rates and tuning ``d`` of sweep ``name`` (:func:`sweep_plan`)."""
+    rates, tuning_ds = sweep_plan(name, profile)
+    return tune_rates(records, rates, tuning_ds, seeds_needed)

@@ -3,6 +3,10 @@
 A difference, a ratio or a sign is claimed only when the estimate lies more than
 :data:`RESOLVED_AT` standard errors from the null; otherwise the verdict is "unresolved". Ratios
 are judged on the log scale, where a bootstrap's spread is symmetric.
+
+A number of a deterministic computation (the reduced flow, whose fits have no noise) is judged by a
+stated tolerance instead (:func:`close`), and :func:`figure_verdict` turns the verdicts of one
+paper figure's scorecard rows into one.
 """
 
 from __future__ import annotations
@@ -19,6 +23,24 @@ RESOLVED_AT = 2.0
 """Standard errors needed to call a direction."""
 
 
+EXPONENT_TOLERANCE = 0.03
+"""Absolute tolerance within which an exponent of a deterministic fit is "close" to the paper's: the
+paper quotes exponents to two decimals, and its two fits of the same reduced flow give the exponent
+of ``sqrt(d) T`` as 0.99 (Fig. 2 left) and 1.02 (Fig. 2 right)."""
+
+MEETS = ("agrees", "close", "holds")
+"""Row verdicts that meet the paper: within two standard errors, within a stated tolerance, a claim that holds."""
+FOLLOWS = ("same sign",)
+"""Row verdicts that follow the paper's direction but not its size."""
+CONTRADICTS = ("opposite sign", "differs", "does not hold")
+"""Row verdicts against the paper."""
+NOT_MEASURED = "not yet measured at this scale"
+ROW_VERDICTS = (*MEETS, *FOLLOWS, "unresolved", *CONTRADICTS, NOT_MEASURED)
+"""Every verdict a scorecard row can carry."""
+FIGURE_VERDICTS = ("reproduced", "reproduced qualitatively", "differs", NOT_MEASURED)
+"""Every verdict :func:`figure_verdict` gives a paper figure."""
+
+
 def direction(estimate: float, stderr: float, null: float = 0.0) -> str:
     """``"above"``, ``"below"`` or ``"unresolved"``: ``estimate +- stderr`` against ``null``.
 
@@ -31,6 +53,39 @@ def direction(estimate: float, stderr: float, null: float = 0.0) -> str:
     if abs(estimate - null) <= RESOLVED_AT * stderr:
         return "unresolved"
     return "above" if estimate > null else "below"
+
+
+def close(estimate: float, reference: float, abs_tol: float = 0.0, rel_tol: float = 0.0) -> bool:
+    """Whether ``|estimate - reference| <= max(abs_tol, rel_tol |reference|)`` (a finite ``estimate``):
+    the rule for numbers without noise, which a standard error cannot judge."""
+    abs_tol = checks.real("abs_tol", abs_tol, at_least=0)
+    rel_tol = checks.real("rel_tol", rel_tol, at_least=0)
+    return math.isfinite(estimate) and abs(estimate - reference) <= max(abs_tol, rel_tol * abs(reference))
+
+
+def figure_verdict(verdicts: Sequence[str]) -> str:
+    """One verdict (:data:`FIGURE_VERDICTS`) for a paper figure from its scorecard rows' verdicts
+    (:data:`ROW_VERDICTS`):
+
+    - ``NOT_MEASURED`` when no row was measured at this scale (or there is none);
+    - ``"differs"`` when the rows against the paper (:data:`CONTRADICTS`) are at least as many as
+      those that meet it or follow its direction;
+    - ``"reproduced"`` when more than half of the rows meet the paper (:data:`MEETS`), the others
+      follow its direction, and none is against it, unresolved or not measured;
+    - ``"reproduced qualitatively"`` otherwise.
+    """
+    verdicts = list(verdicts)
+    unknown = sorted(set(verdicts) - set(ROW_VERDICTS))
+    if unknown:
+        raise ValueError(f"verdicts must be among {ROW_VERDICTS}, got {unknown}.")
+    meets, follows, against = (sum(v in kind for v in verdicts) for kind in (MEETS, FOLLOWS, CONTRADICTS))
+    if all(v == NOT_MEASURED for v in verdicts):
+        return NOT_MEASURED
+    if against >= meets + follows:
+        return "differs"
+    if meets + follows == len(verdicts) and meets > len(verdicts) / 2:
+        return "reproduced"
+    return "reproduced qualitatively"
 
 
 @dataclass(frozen=True)
@@ -56,7 +111,10 @@ class Ratio:
         return f"{sign}x{self.value:.2f} (x/÷ {math.exp(self.log_stderr):.2f})"
 
     def plus_minus(self) -> str:
-        """``"×1.13 ± 0.06"``: the ratio and its standard error (``value x log_stderr``, to first order)."""
+        """``"×1.13 ± 0.06"``: the ratio and its standard error (``value x log_stderr``, to first order);
+        without a finite ratio and error (a run that never crossed, e.g. under a step cap), says so."""
+        if not (math.isfinite(self.value) and math.isfinite(self.value * self.log_stderr)):
+            return "no finite ratio (a run never crossed)"
         return f"×{self.value:.2f} ± {self.value * self.log_stderr:.2f}"
 
 

@@ -2,7 +2,7 @@
 
 Each width's escape steps (the loss at 0.2 x its initial value, App. D.1) are fitted to
 ``C d^a T^b`` over the shared ``T`` x ``d`` cells, and to ``C d^a B^c`` over the shared
-``d`` x ``B`` cells at one ``T``, on either loss (:data:`~sparse_attention_lab.experiments.regression.MEASURES`:
+``d`` x ``B`` cells at one ``T``, on either loss (:data:`~sparse_attention_lab.analysis.steps.MEASURES`:
 for ``B = 1`` the two are one distribution). One run per (cell, seed) is kept per width,
 whichever sweep trained it (sweeps that differ only in their step cap train the same runs).
 """
@@ -13,8 +13,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from sparse_attention_lab.analysis.steps import StepFit, fit_steps, step_rows
 from sparse_attention_lab.analysis.verdicts import direction
-from sparse_attention_lab.experiments.regression import StepFit, fit_steps, step_rows
 
 AXES = {"T and d": ("d", "T"), "B and d": ("d", "B")}
 """The two fits: Fig. 3 left (``B = 1``) and Fig. 3 middle (one ``T``)."""

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from sparse_attention_lab.analysis.measurement import ESCAPE_FRACTION
 from sparse_attention_lab.exercises.verdict import (
     ReaderFunction,
     Rejected,
@@ -49,7 +50,7 @@ def check_test_floor(floor: Callable[[int], float]) -> str:
         settled = float(reduced.reduced_dynamics(64, d, p=1.0, t_max=40_000.0, n_points=2).test_loss[-1])
         require_close("test loss floor", got, settled, inputs, hint, rtol=1e-3)
     return ("(d - 1)/(2d): with p = 1 only one of the d directions is ever learned, so the test loss stops at "
-            "(d - 1)/d of its start, above the plateau threshold 0.2 for every d >= 2. Full repetition never "
+            f"(d - 1)/d of its start, above the plateau threshold {ESCAPE_FRACTION:g} for every d >= 2. Full repetition never "
             "escapes on test data; it has to be switched off.")
 
 
@@ -99,11 +100,11 @@ def check_release_schedule(schedule: Callable[[float, dict], dict], T: int = 256
 
     plain = reduced.plateau_length(T, d)
     flow = reduced.scheduled_reduced_flow(T, d, guarded, t_max=2 * plain, n_evals=100)
-    escape = first_crossing(flow.times, flow.test_loss, 0.2 * flow.test_loss[0])
+    escape = first_crossing(flow.times, flow.test_loss, ESCAPE_FRACTION * flow.test_loss[0])
     release = float(flow.times[int(np.argmax(flow.p == 0.0))]) if (flow.p == 0.0).any() else math.inf
     where = describe({"T": T, "d": d})
     if not math.isfinite(escape):
-        raise Rejected(f"in the reduced dynamics at {where} the test loss did not reach 0.2 x its start by "
+        raise Rejected(f"in the reduced dynamics at {where} the test loss did not reach {ESCAPE_FRACTION:g} x its start by "
                        f"t = {2 * plain:.0f}. Hint: check that p goes back to 0.")
     return (f"in the reduced dynamics at {where} your schedule releases p at t = {release:.0f} and the test loss "
             f"escapes at t = {escape:.0f}, {plain / escape:.1f} times sooner than without repetition "

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from sparse_attention_lab.analysis import paper
 from sparse_attention_lab.exercises.verdict import (
     ReaderFunction,
     Rejected,
@@ -167,11 +168,13 @@ def check_power_law_fit(fit: Callable[[np.ndarray, np.ndarray, np.ndarray], tupl
     rng = np.random.default_rng(0)
     d_grid, t_grid = np.meshgrid([4.0, 8.0, 16.0], [16.0, 32.0, 64.0, 128.0], indexing="ij")
     d_flat, t_flat = d_grid.ravel(), t_grid.ravel()
+    law = paper.law("Fig. 3")
     Tg, dg = np.meshgrid([64, 256, 1024], [16, 64, 256], indexing="ij")
     cases = [
         ("an exact law 2.5 d^1.3 (T/B)^0.8", 2.5 * d_flat**1.3 * t_flat**0.8, d_flat, t_flat),
-        ("a noisy law 0.76 d^1.29 (T/B)^0.80",
-         0.76 * d_flat**1.29 * t_flat**0.80 * np.exp(0.1 * rng.standard_normal(d_flat.size)), d_flat, t_flat),
+        (f"a noisy law {law.C} d^{law.exponents['d']:.2f} (T/B)^{law.exponents['T']:.2f}",  # the paper's Fig. 3
+         law.C * d_flat ** law.exponents["d"] * t_flat ** law.exponents["T"] * np.exp(0.1 * rng.standard_normal(d_flat.size)),
+         d_flat, t_flat),
         ("the reduced dynamics' plateaus (chapter 1)", reduced.plateau_lengths(Tg, dg).ravel(),
          dg.ravel().astype(float), Tg.ravel().astype(float)),
     ]

@@ -8,7 +8,8 @@ experiment's config under a repetition schedule).
 
 :data:`SWEEPS` is the registry of named sweeps that :mod:`sparse_attention_lab.runs.sweep`
 and the command line run: the figure grids of :mod:`.regression`, :mod:`.recall` and
-:mod:`.mechanism`, :mod:`.recall_layers` and :mod:`.ablation`, trained by their module's ``run``, and chapter 5's runs from :mod:`.schedules`.
+:mod:`.mechanism`, :mod:`.recall_layers` and :mod:`.ablation`, trained by their module's ``run``, chapter 5's runs from :mod:`.schedules`, and chapter 1's Fig. 9 at the paper's size from
+:mod:`.toy_sgd`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sparse_attention_lab.experiments import (
     recall_summary,
     regression,
     schedules,
+    toy_sgd,
 )
 from sparse_attention_lab.experiments.packing import PACKABLE
 from sparse_attention_lab.profiles import SIZES, Profile
@@ -78,6 +80,7 @@ SWEEPS: dict[str, Sweep] = _registry(
     {name: Sweep(name, configs, recall_layers.run) for name, configs in recall_layers.SWEEPS.items()},
     {name: Sweep(name, *entry) for name, entry in schedules.SWEEPS.items()},
     {name: Sweep(name, *entry) for name, entry in recall_summary.SWEEPS.items()},
+    {name: Sweep(name, configs, toy_sgd.run) for name, configs in toy_sgd.SWEEPS.items()},
 )
 """Every named sweep, by name."""
 

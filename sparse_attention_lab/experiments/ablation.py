@@ -1,7 +1,7 @@
 """The paper's open choices, one at a time, at its own width (chapter 3's companion page).
 
-At width 256 our escapes come 2-5 times sooner than the paper's law ``0.76 d^1.29 T^0.80``
-(Fig. 3). The paper leaves several choices of task, model and training open; each entry of
+At width 256 our escapes come 2-5 times sooner than the paper's Fig. 3 law
+(``analysis.paper.law("Fig. 3")``). The paper leaves several choices of task, model and training open; each entry of
 :data:`ABLATIONS` changes one of them from ours to another reading the paper allows, on the
 grid of ``profiles.SIZES["fig3_ablation"]``. The threshold's reference (the initial loss or the
 plateau's 1/2) needs no runs: :mod:`sparse_attention_lab.analysis.ablation` reads both.

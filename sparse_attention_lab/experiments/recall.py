@@ -17,11 +17,11 @@ which follow from the task) and training fields (those of
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 
+from sparse_attention_lab.analysis.measurement import EMERGENCE_ACCURACY
 from sparse_attention_lab.experiments.packing import build_members
-from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.models import TransformerConfig
 from sparse_attention_lab.profiles import Profile
 from sparse_attention_lab.tasks import AssociativeRecall, checks
@@ -34,15 +34,12 @@ MODEL_FIELDS = tuple(
 )
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
 
-PAPER_ESCAPE_ACCURACY = 0.05
-"""The paper's emergence criterion: steps until test accuracy reaches 5% (App. D.1)."""
-
 DEFAULTS: dict = {
     "n_pairs": 32, "n_tokens": 256, "B": 1.0, "p": 0.0, "placement": "at_least_once", "task_seed": 0,
     "n_layers": 4, "n_heads": 4, "d_model": 256, "d_qk": 64, "mlp_factor": 4, "layer_norm": True,
     "skip": True, "mlp": True, "positional": True, "causal": True,
     "optimizer": "adam", "lr": 1e-4, "batch_size": 32, "max_steps": 100_000, "objective": "ce",
-    "escape_accuracy": PAPER_ESCAPE_ACCURACY, "progress": False,
+    "escape_accuracy": EMERGENCE_ACCURACY, "progress": False,
 }
 """The paper's associative-recall setting (Table 1, App. C); sweeps override sizes per profile."""
 
@@ -80,20 +77,6 @@ def run(
     if device is not None:
         training = replace(training, device=device)
     return train(task, model, training, seeds, probe=probe, callback=callback, config=config)
-
-
-def emergence_rows(records: Iterable[dict], accuracy: float, curve: str = "test") -> list[dict]:
-    """One row per record: its config merged with :data:`DEFAULTS`, seed, and emergence step.
-
-    ``emergence`` is the interpolated step at which accuracy (``curve``: ``"test"``, without
-    repetition, or ``"train"``, the training distribution) first reaches ``accuracy``,
-    ``math.inf`` if never within the run.
-    """
-    return [
-        {**full_config(r), "seed": r["seed"], "diverged": r["diverged"],
-         "emergence": escape_step(r, accuracy=accuracy, curve=curve)}
-        for r in records
-    ]
 
 
 # --------------------------------------------------------------------------- named sweeps

@@ -8,26 +8,20 @@ query on the matching value (``record["probes"]["copy"]`` and ``["selection"]``,
 
 - ``ar_deep``: emergence over ``n_pairs`` x ``n_tokens`` with 4 layers, trained until test
   accuracy passes 50% so that every threshold from 5% to 50% is crossed in the same runs
-  (:func:`emergence_by_threshold`); cheap settings first.
+  (:func:`~sparse_attention_lab.analysis.recall.threshold_steps`); cheap settings first.
 - ``ar_deep_long``: one ``B > 1`` and one ``p > 0`` run (and the ``B = 1, p = 0`` baseline)
   trained a fixed, long number of steps, to see whether test accuracy dips and recovers (Fig. 5).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
 from sparse_attention_lab.experiments import recall
-from sparse_attention_lab.fitting import PowerLawFit, fit_power_law
-from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.profiles import Profile
 from sparse_attention_lab.training.probes import RecallProbe
-
-THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5)
-"""Test-accuracy levels at which emergence is read (the paper's 5% to the CPU chapter's 50%)."""
 
 
 def run(config: dict, seeds: list[int], *, probe=None, callback=None, device: str | None = None) -> list[dict]:
@@ -35,33 +29,6 @@ def run(config: dict, seeds: list[int], *, probe=None, callback=None, device: st
     ``probe``) logged; ``callback`` and ``device`` as there."""
     return recall.run(config, seeds, probe=probe or RecallProbe(recall.build(config)[0]), callback=callback,
                       device=device)
-
-
-def emergence_by_threshold(records: Iterable[dict], thresholds: Sequence[float] = THRESHOLDS) -> list[dict]:
-    """One row per record: ``n_pairs``, ``n_tokens``, seed and the step at which test accuracy
-    first reaches each threshold (``math.inf`` if never), keyed ``"acc_0.05"`` etc."""
-    rows = []
-    for record in records:
-        config = recall.full_config(record)
-        row = {"n_pairs": config["n_pairs"], "n_tokens": config["n_tokens"], "seed": record["seed"]}
-        for level in thresholds:
-            row[f"acc_{level:g}"] = escape_step(record, accuracy=level)
-        rows.append(row)
-    return rows
-
-
-def threshold_fits(records: Iterable[dict], thresholds: Sequence[float] = THRESHOLDS) -> dict[float, PowerLawFit]:
-    """Per threshold, the power law of the emergence step in ``n_pairs`` and ``n_tokens`` over the
-    runs that reached it (App. D.2); thresholds with fewer than 4 such runs are left out."""
-    rows = emergence_by_threshold(records, thresholds)
-    fits = {}
-    for level in thresholds:
-        reached = [row for row in rows if math.isfinite(row[f"acc_{level:g}"])]
-        if len(reached) >= 4 and len({r["n_pairs"] for r in reached}) > 1 and len({r["n_tokens"] for r in reached}) > 1:
-            fits[level] = fit_power_law([r[f"acc_{level:g}"] for r in reached],
-                                        n_tokens=[r["n_tokens"] for r in reached],
-                                        n_pairs=[r["n_pairs"] for r in reached])
-    return fits
 
 
 def attention_at(record: dict, step: float) -> dict[str, np.ndarray]:

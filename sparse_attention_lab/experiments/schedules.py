@@ -38,6 +38,7 @@ from sparse_attention_lab.experiments import recall, regression
 from sparse_attention_lab.profiles import Profile
 from sparse_attention_lab.tasks import checks
 from sparse_attention_lab.theory.reduced import History
+from sparse_attention_lab.training.probes import relevant_attention_probe
 from sparse_attention_lab.training.record import RunFunction, RunRecord
 from sparse_attention_lab.training.trainer import Callback, Probe, train
 
@@ -233,7 +234,7 @@ def run_scheduled(
         raise ValueError(f"config['schedule'] must be a schedule dict (kind and fields), got {schedule!r}.")
     task, model, training = EXPERIMENTS[kind].build(spec)
     if probe is None and spec.get("probe_attention"):  # a regression config's run field
-        probe = regression.relevant_attention_probe(task)
+        probe = relevant_attention_probe(task)
     if device is not None:
         training = replace(training, device=device)
     return train(task, model, training, list(seeds), schedule_from_config(schedule), callback, probe,

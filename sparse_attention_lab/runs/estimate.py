@@ -11,11 +11,14 @@ job with submitit's local executor) and cluster queueing are not in the estimate
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sparse_attention_lab import hardware
 from sparse_attention_lab.experiments import step_cap
+from sparse_attention_lab.hardware import duration, timed
+from sparse_attention_lab.tasks import checks
 
 
 @dataclass(frozen=True)
@@ -63,14 +66,6 @@ def recorded_speed(records: Iterable[Mapping[str, Any]]) -> Speed | None:
     return Speed(steps / seconds, capped_steps / caps if caps else None, runs)
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def describe_estimate(step_caps: Sequence[int | None], speed: Speed | None, parallel: int) -> str:
     """The steps and wall time ahead for runs with these step caps, at ``speed`` with
     ``parallel`` jobs at a time."""
@@ -96,6 +91,24 @@ def describe_estimate(step_caps: Sequence[int | None], speed: Speed | None, para
     if speed.cap_fraction:
         text += f", which used {speed.cap_fraction:.0%} of their cap on average"
     return text + (
-        f"): expect about {expected:,.0f} steps, {_duration(expected * seconds_per_step)} of wall "
-        f"time, at most {_duration(total * seconds_per_step)}."
+        f"): expect about {expected:,.0f} steps, {duration(expected * seconds_per_step)} of wall "
+        f"time, at most {duration(total * seconds_per_step)}."
     )
+
+
+def training_estimate(train: Callable[[int], object], max_steps: int, cached: Iterable[Mapping[str, Any]] = (),
+                      probe_steps: int = 100) -> str:
+    """How long training capped at ``max_steps`` (or ``$SAL_MAX_STEPS``) takes here: ``train(n)``
+    trains the same runs for ``n`` steps; a trial of ``probe_steps`` is timed on this machine and
+    scaled to the steps the ``cached`` runs of the same settings trained (they stop once they
+    escape the plateau), and to the step cap, the most it can take."""
+    cap = hardware.capped_steps(checks.positive_int("max_steps", max_steps))
+    probe = min(checks.positive_int("probe_steps", probe_steps), cap)
+    _, seconds = timed(lambda: train(probe))
+    per_step = seconds / probe
+    trained = [steps for steps in map(_steps_trained, cached) if _plausible(steps)]
+    text = f"at most {duration(per_step * cap)} here at its step cap of {cap:,} (a {probe}-step trial took {duration(seconds)})"
+    if not trained:
+        return text
+    expected = min(cap, sum(trained) / len(trained))
+    return f"about {duration(per_step * expected)} ({expected:,.0f} steps, as the cached runs of these settings took), {text}"

@@ -16,6 +16,7 @@ import contextlib
 import datetime
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -37,6 +38,7 @@ class Provenance(TypedDict):
     command: str  # the command line, or a description of the Python call
     profile: str
     sweep: str | None  # the sweep's name; None for a list of configs
+    step_cap: int | None  # the cap --max-steps put on every config (None: the configs' own caps)
     git_commit: str | None  # None outside a git checkout
     git_dirty: bool | None  # tracked files had uncommitted changes
     package_version: str
@@ -84,13 +86,15 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def sweep_provenance(command: str, profile: str, sweep: str | None) -> dict[str, Any]:
-    """What made a sweep, on the machine that launches it: command, profile, git state, versions."""
+def sweep_provenance(command: str, profile: str, sweep: str | None, step_cap: int | None = None) -> dict[str, Any]:
+    """What made a sweep, on the machine that launches it: command, profile, step cap (``--max-steps``),
+    git state, versions."""
     commit, dirty = _git_state()
     return {
         "command": command,
         "profile": profile,
         "sweep": sweep,
+        "step_cap": step_cap,
         "git_commit": commit,
         "git_dirty": dirty,
         "package_version": __version__,
@@ -138,6 +142,20 @@ def with_provenance(record: Mapping[str, Any], sweep: Mapping[str, Any], job: Ma
         "job_configs": configs,
     }
     return json_ready({**record, "provenance": provenance})
+
+
+def capped(record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` was trained under a step cap that is not its sweep's own: ``--max-steps``
+    (the provenance's ``step_cap``; for files written before that field, ``--max-steps`` or
+    ``max_steps=N`` in its command) or ``$SAL_MAX_STEPS`` (the trainer's step cap below the
+    config's). Such runs are trials, never results."""
+    provenance = record.get("provenance") or {}
+    command = provenance.get("command") or ""
+    if provenance.get("step_cap") is not None or "--max-steps" in command or re.search(r"max_steps=\d", command):
+        return True
+    asked = (record.get("config") or {}).get("max_steps")
+    used = ((record.get("settings") or {}).get("train") or {}).get("max_steps")
+    return isinstance(asked, int) and isinstance(used, int) and used < asked
 
 
 # ----------------------------------------------------------------------------- describing it

@@ -341,7 +341,7 @@ def run_sweep(
         if command is None:
             command = _python_call(plan, profile, max_steps)
         command = command if isinstance(command, str) else shlex.join(command)
-        provenance = sweep_provenance(command, profile.name, plan.name)
+        provenance = sweep_provenance(command, profile.name, plan.name, max_steps)
         pool = make_executor(kind, workers) if isinstance(kind, str) else kind
         new: dict[tuple[str, int], dict] = {}
         failures: list[tuple[_Job, Exception]] = []

@@ -39,6 +39,7 @@ import torch
 from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
+from sparse_attention_lab.analysis.measurement import ESCAPE_FRACTION
 from sparse_attention_lab.tasks import checks
 from sparse_attention_lab.tasks.regression import check_settings, check_sizes, teacher_matrix
 from sparse_attention_lab.theory.toy import alignment, expected_loss
@@ -394,7 +395,7 @@ def _solve(flow: _Flow, level: float | None, tau_end: float, tau_eval: np.ndarra
 
 
 def plateau_lengths(
-    T: ArrayLike, d: ArrayLike, B: ArrayLike = 1, p: ArrayLike = 0.0, threshold: float = 0.2, scores: str = "shared"
+    T: ArrayLike, d: ArrayLike, B: ArrayLike = 1, p: ArrayLike = 0.0, threshold: float = ESCAPE_FRACTION, scores: str = "shared"
 ) -> np.ndarray:
     """:func:`plateau_length` for every setting of broadcast arrays ``T, d, B, p`` (Fig. 1c, 2).
 
@@ -427,7 +428,7 @@ def plateau_lengths(
     return (tau / flow.rate).reshape(shape)
 
 
-def plateau_length(T: int, d: int, B: int = 1, p: float = 0.0, threshold: float = 0.2) -> float:
+def plateau_length(T: int, d: int, B: int = 1, p: float = 0.0, threshold: float = ESCAPE_FRACTION) -> float:
     """Gradient-flow time at which the reduced loss first falls to ``threshold`` x its initial value.
 
     The paper's reduced equations (shared scores): the two-variable flow of section 4 with
@@ -469,7 +470,7 @@ def reduced_dynamics(
     t_max: float | None = None,
     n_points: int = 400,
     scores: str = "shared",
-    threshold: float = 0.2,
+    threshold: float = ESCAPE_FRACTION,
 ) -> Trajectory:
     """Integrate the reduced flow from the origin and sample it at ``n_points`` times in ``[0, t_max]``.
 
@@ -511,7 +512,7 @@ def toy_gradient_flow(
     times: ArrayLike,
     B: int = 1,
     p: float = 0.0,
-    threshold: float = 0.2,
+    threshold: float = ESCAPE_FRACTION,
     seed: int = 0,
 ) -> Trajectory:
     """Gradient flow on the exact expected loss of the full toy model (``a`` in ``R^T``, free scores).

@@ -20,17 +20,26 @@ mean attention weight and hence in ``[0, 1]``:
 
 :class:`RecallProbe` bundles them into the ``probe(model, step)`` hook of
 :func:`sparse_attention_lab.training.trainer.train`, so they are logged over training.
+
+For single-location linear regression (the one home of the regression probes too):
+:func:`relevant_attention_probe` (the readout's attention on the relevant token, Fig. 11) and
+:class:`MechanismProbe` (that attention and :func:`end_to_end_alignment`, the weight side of
+Fig. 1b in a Transformer; see :mod:`sparse_attention_lab.experiments.mechanism`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import torch
+import torch.nn.functional as F
 
 from sparse_attention_lab.models import Transformer
 from sparse_attention_lab.tasks.recall import AssociativeRecall, query_slots
+from sparse_attention_lab.tasks.regression import SingleLocationRegression
+from sparse_attention_lab.training.trainer import eval_chunk
 
 
 def _stack(maps: Sequence[torch.Tensor], length: int | None = None) -> torch.Tensor:
@@ -177,3 +186,97 @@ class QueryKindProbe:
             logits = model(tokens.expand(E, *tokens.shape))  # (E, batch, n_tokens)
             out[name] = (logits.argmax(-1) == targets).float().mean(-1)
         return out
+
+
+# --------------------------------------------------------------------------- linear regression (Figs. 1b, 11)
+
+
+def relevant_attention_probe(task: SingleLocationRegression, n_sequences: int = 256, seed: int = 0):
+    """A :func:`~sparse_attention_lab.training.trainer.train` probe: readout attention on the relevant token.
+
+    Returns ``probe(model, step) -> {"readout_attention": (n_models, layers, heads)}``, the
+    attention weight of the readout position on the relevant position(s), averaged over
+    ``n_sequences`` fixed test sequences (uniform attention gives ``B / (T + 1)``).
+    """
+    if not (task.feature or task.position == "fixed"):
+        raise ValueError("task must flag the relevant token (feature=True) or fix its position.")
+    x, _ = task.test_task().sample(n_sequences, torch.Generator().manual_seed(seed))
+    if task.feature:
+        mask = x[..., -1] > 0.5
+    else:
+        mask = torch.zeros(n_sequences, task.T, dtype=torch.bool)
+        mask[:, task.fixed_positions[:1]] = True
+    mask = mask.float()  # (n, T); padded with zeros to the model's positions (an appended readout)
+
+    @torch.no_grad()
+    def probe(model: Transformer, step: int) -> dict[str, torch.Tensor]:
+        device = next(model.parameters()).device
+        size = eval_chunk(model, x.shape[1] + 1)
+        parts = []
+        for start in range(0, n_sequences, size):  # chunks bound the memory at long T
+            inputs = x[start:start + size].to(device).expand(model.n_models, -1, -1, -1)
+            _, rows = model(inputs, readout_attention=True)  # per layer (E, n, H, 1, T+1)
+            readout_rows = torch.stack([m[:, :, :, 0, :] for m in rows], dim=2)  # (E, n, L, H, T+1)
+            chunk_mask = F.pad(mask[start:start + size], (0, readout_rows.shape[-1] - task.T))
+            chunk_mask = chunk_mask.to(device)[:, None, None, :]
+            parts.append((readout_rows * chunk_mask).sum(-1))  # (E, n, L, H)
+        return {"readout_attention": torch.cat(parts, dim=1).mean(1).cpu()}
+
+    return probe
+
+
+def end_to_end_alignment(
+    model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, positions: torch.Tensor, W_star: torch.Tensor
+) -> torch.Tensor:
+    """``<J, W*>_F / ||W*||_F^2`` per ensemble member, ``J`` the mean Jacobian of the prediction
+    with respect to the relevant token's ``d`` content coordinates over the sequences ``x``.
+
+    ``model`` maps ``(E, n, T, d_in)`` to ``(E, n, d)`` (a :class:`Transformer`); ``x`` is
+    ``(n, T, d_in)``, ``positions`` ``(n,)`` the relevant position of each sequence. Sequence
+    ``k`` probes output row ``i = k mod d``, so one backward pass gives the exact projection
+    when ``J`` is the same for every sequence (``n`` a multiple of ``d``), and its test-set
+    average otherwise.
+    """
+    n, _, d_in = x.shape
+    d = W_star.shape[0]
+    if W_star.shape != (d, d) or d > d_in:
+        raise ValueError(f"W_star must be (d, d) with d <= d_in = {d_in}, got {tuple(W_star.shape)}.")
+    if positions.shape != (n,):
+        raise ValueError(f"positions must have shape ({n},), got {tuple(positions.shape)}.")
+    if n % d:
+        raise ValueError(f"x must hold a multiple of d = {d} sequences, got {n}.")
+    E = getattr(model, "n_models", 1)
+    rows = torch.arange(n, device=x.device) % d  # (n,) the output coordinate each sequence probes
+    with torch.enable_grad():
+        inputs = x.expand(E, *x.shape).clone().requires_grad_(True)  # (E, n, T, d_in)
+        y = model(inputs)  # (E, n, d)
+        (grad,) = torch.autograd.grad(y[:, torch.arange(n), rows].sum(), inputs)
+    on_relevant = grad[:, torch.arange(n), positions, :d]  # (E, n, d): row i_k of J for sequence k
+    projected = (on_relevant * W_star[rows]).sum(-1)  # (E, n)
+    return d * projected.mean(1) / W_star.pow(2).sum()
+
+
+class MechanismProbe:
+    """The ``probe(model, step)`` hook of :func:`~sparse_attention_lab.training.trainer.train`:
+    ``alignment`` ``(E,)`` and ``readout_attention`` ``(E, layers, heads)`` on fixed test
+    sequences of ``task`` (no repetition); ``n_sequences`` is rounded up to a multiple of ``d``."""
+
+    def __init__(self, task: SingleLocationRegression, n_sequences: int = 256, seed: int = 0) -> None:
+        if isinstance(n_sequences, bool) or not isinstance(n_sequences, int) or n_sequences < 1:
+            raise ValueError(f"n_sequences must be a positive integer, got {n_sequences!r}.")
+        n = task.d * math.ceil(n_sequences / task.d)
+        self.attention = relevant_attention_probe(task, n, seed)
+        test = task.test_task()
+        generator = torch.Generator().manual_seed(seed + 1)
+        self.x, _ = test.sample(n, generator)
+        if task.feature:
+            self.positions = self.x[..., -1].argmax(-1)
+        else:
+            self.positions = test.fixed_positions[:1].expand(n)
+        self.W_star = task.W_star
+
+    @torch.no_grad()
+    def __call__(self, model: Transformer, step: int) -> dict[str, torch.Tensor]:
+        device = next(model.parameters()).device
+        m = end_to_end_alignment(model, self.x.to(device), self.positions.to(device), self.W_star.to(device))
+        return {"alignment": m.cpu(), **self.attention(model, step)}

@@ -12,6 +12,7 @@ from sparse_attention_lab.hardware import capped_steps
 from sparse_attention_lab.tasks import checks
 from sparse_attention_lab.tasks.regression import SingleLocationRegression, check_sizes
 from sparse_attention_lab.theory.toy import alignment, expected_loss
+from sparse_attention_lab.training.trainer import stream_seed
 
 INITS = ("random", "zero")
 
@@ -59,9 +60,9 @@ def train_sgd(
     tasks = [SingleLocationRegression(T, d, version="theory", teacher=teacher, seed=s) for s in seeds]
     steps = capped_steps(steps)
     data_device = torch.device(device if data_device is None else data_device)
-    data = [torch.Generator(device=data_device).manual_seed(_stream_seed(s, 1)) for s in seeds]
+    data = [torch.Generator(device=data_device).manual_seed(stream_seed(s, 1)) for s in seeds]
     W_star = torch.stack([task.W_star for task in tasks]).to(device)
-    W0 = torch.stack([torch.randn(d, d, generator=torch.Generator().manual_seed(_stream_seed(s, 2))) for s in seeds])
+    W0 = torch.stack([torch.randn(d, d, generator=torch.Generator().manual_seed(stream_seed(s, 2))) for s in seeds])
     W = (W0 / math.sqrt(d) if init == "random" else torch.zeros_like(W0)).to(device).requires_grad_(True)
     a = torch.zeros(len(seeds), T, device=device, requires_grad=True)
     record: dict[str, list] = {"steps": [], "loss": [], "w": [], "alpha": []}
@@ -90,9 +91,3 @@ def train_sgd(
             W -= lr * grad_W
     evaluate(steps)
     return {key: np.asarray(value).T if key != "steps" else np.asarray(value) for key, value in record.items()}
-
-
-def _stream_seed(seed: int, stream: int) -> int:
-    """Seed of an independent random stream of run ``seed`` (initial weights, data), never ``seed`` itself."""
-    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
-

@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from sparse_attention_lab.analysis.measurement import ESCAPE_FRACTION
 from sparse_attention_lab.hardware import capped_steps, data_stream, device_name
 from sparse_attention_lab.hardware import device as pick_device
 from sparse_attention_lab.measure import escape_step
@@ -101,7 +102,7 @@ class TrainConfig:
     eval_size: int = 512
     objective: str = "mse"
     output_reduction: str = "sum"
-    escape_fraction: float = 0.2
+    escape_fraction: float = ESCAPE_FRACTION
     escape_reference: float | None = None
     escape_accuracy: float | None = None
     stop_accuracy: float | None = None
@@ -143,8 +144,9 @@ class TrainConfig:
             object.__setattr__(self, name, value)
 
 
-def _stream_seed(seed: int, stream: int) -> int:
-    """A seed for one of a run's independent random streams (initialisation, data, ...)."""
+def stream_seed(seed: int, stream: int) -> int:
+    """A seed for one of a run's independent random streams (initialisation, data, ...), never
+    ``seed`` itself (the one home of the rule, for the Transformer and the toy model alike)."""
     return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
@@ -181,13 +183,13 @@ class _Evaluator:
 
     def __init__(self, task: Task, tasks: list[Task], config: TrainConfig, dev: torch.device) -> None:
         self.config, self.device = config, dev
-        generator = torch.Generator().manual_seed(_stream_seed(config.test_seed, 0))
+        generator = torch.Generator().manual_seed(stream_seed(config.test_seed, 0))
         x, y = task.test_task().sample(config.eval_size, generator)
         self.test = (x.to(dev), y.to(dev))
         self.train_sets = [self._train_set(t) for t in tasks]
 
     def _train_set(self, task: Task) -> tuple[torch.Tensor, torch.Tensor]:
-        generator = torch.Generator().manual_seed(_stream_seed(self.config.test_seed, 1))
+        generator = torch.Generator().manual_seed(stream_seed(self.config.test_seed, 1))
         x, y = task.sample(self.config.eval_size, generator)
         return x.to(self.device), y.to(self.device)
 
@@ -306,12 +308,12 @@ def train(
     dev = pick_device(c.device)
     data_dev = pick_device(c.data_device) if c.data_device is not None else dev
     E = len(seeds)
-    model = Transformer(model_config, E, [_stream_seed(s, 0) for s in seeds]).to(dev)
+    model = Transformer(model_config, E, [stream_seed(s, 0) for s in seeds]).to(dev)
     if c.optimizer == "adam":  # fused: one kernel for the whole update on CUDA
         optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, fused=dev.type == "cuda")
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=c.lr)
-    generators = [torch.Generator(device=data_dev).manual_seed(_stream_seed(s, 1)) for s in seeds]
+    generators = [torch.Generator(device=data_dev).manual_seed(stream_seed(s, 1)) for s in seeds]
     schedules = [copy.deepcopy(schedule) for _ in seeds] if schedule is not None else None
     evaluate = _Evaluator(tasks[0], tasks, c, dev)
     curves = ("test_loss", "train_loss") + (("test_acc", "train_acc") if c.objective == "ce" else ())

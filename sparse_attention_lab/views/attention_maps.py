@@ -27,6 +27,7 @@ from matplotlib.patches import Rectangle
 
 from sparse_attention_lab.tasks.recall import query_slots
 from sparse_attention_lab.views.live_explorer import image_for, wrapping_row
+from sparse_attention_lab.views.style import BOOK_DPI, COLUMN_WIDTH_IN
 
 
 def token_labels(tokens) -> list[str]:
@@ -97,7 +98,8 @@ def snapshot_figure(record: dict, tokens, accuracy: float, member_label: str = "
     last = len(record["steps"]) - 1
     chosen = jump_checkpoints(record, accuracy) if jumped else {"start": 0, "middle": last // 2, "end": last}
     n_layers, n_heads = maps.shape[1:3]
-    fig = Figure(figsize=(1.9 * n_heads + 0.8, 1.9 * n_layers * len(chosen) + 0.8), layout="constrained")
+    side = min(1.9, (COLUMN_WIDTH_IN - 0.8) / n_heads)  # each map's side, in inches: the grid fits the column
+    fig = Figure(figsize=(side * n_heads + 0.8, side * n_layers * len(chosen) + 0.8), dpi=BOOK_DPI, layout="constrained")
     for sub, (name, index) in zip(fig.subfigures(len(chosen), 1), chosen.items(), strict=True):
         when = f"{name} the jump" if jumped else f"{name} of a run without a jump to {accuracy:.0%}"
         title = (f"{when}: step {record['steps'][index]}, "

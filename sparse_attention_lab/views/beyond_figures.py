@@ -11,21 +11,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from sparse_attention_lab.experiments.on_demand import ScheduleOutcome
+from sparse_attention_lab.analysis.on_demand import ScheduleOutcome
 from sparse_attention_lab.forecast import Forecast, forecast_table
 from sparse_attention_lab.views.scorecard import Scorecard
+from sparse_attention_lab.views.style import SMALL_FONT, book_figure, column_axes, panels
 from sparse_attention_lab.views.tables import Table
 
 
+@book_figure
 def reduced_schedules_figure(outcomes: Mapping[str, ScheduleOutcome], styles: Mapping[str, str], plateau_0: float,
                              T: int, d: int) -> Figure:
     """Test loss, attention and the ``p`` in force against time for the schedules named in
     ``styles`` (name -> matplotlib format); the grey line marks the plateau without repetition."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    fig, axes = panels(3)
     for name, style in styles.items():
         f = outcomes[name].flow
         axes[0].loglog(f.times[1:], f.test_loss[1:], style, label=name)
@@ -38,16 +39,16 @@ def reduced_schedules_figure(outcomes: Mapping[str, ScheduleOutcome], styles: Ma
     axes[0].set_ylabel("test loss (no repetition)")
     axes[1].set_ylabel(r"attention on the relevant token $\alpha$")
     axes[2].set_ylabel("repetition $p$ in force")
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"Reduced dynamics (App. A.4), T = {T}, d = {d}; grey line: plateau without repetition")
-    fig.tight_layout()
+    axes[0].legend()
+    fig.suptitle(f"Reduced dynamics (App. A.4), T = {T}, d = {d}; grey line: plateau without repetition", wrap=True)
     return fig
 
 
+@book_figure
 def schedule_runs_figure(groups: Mapping[str, Sequence[dict]], title: str, threshold: float) -> Figure:
     """Accuracy on test data without repetition (left) and on the current training distribution
     (right), mean over seeds with a min-max band, one colour per schedule label of ``groups``."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
+    fig, axes = panels(2, columns=1, row_height=3.2, sharey=True)
     for k, (label, records) in enumerate(groups.items()):
         color = "k" if k == 0 else f"C{k - 1}"
         steps = np.array(records[0]["steps"])
@@ -61,9 +62,8 @@ def schedule_runs_figure(groups: Mapping[str, Sequence[dict]], title: str, thres
     axes[1].set_title("current training distribution")
     for ax in axes:
         ax.set_xlabel("training step")
-    axes[0].legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
+    axes[0].legend()
+    fig.suptitle(title, wrap=True)
     return fig
 
 
@@ -80,7 +80,7 @@ def schedules_table(outcomes: Mapping[str, ScheduleOutcome], horizon_factor: flo
 
 
 def robustness_table(rows: Sequence[Mapping[str, float]]) -> Table:
-    """:func:`~sparse_attention_lab.experiments.on_demand.robustness_row` rows as a table."""
+    """:func:`~sparse_attention_lab.analysis.on_demand.robustness_row` rows as a table."""
     return Table(["T", "d", "p = 0", "best constant p", "its escape", "adaptive (training loss, p = 1)",
                   "adaptive (test loss, p = 0.9)", "final ratio"],
                  [[r["T"], r["d"], f"{r['plateau_0']:.0f}", f"{r['best_p']:g}", f"{r['best_escape']:.0f}",
@@ -88,7 +88,7 @@ def robustness_table(rows: Sequence[Mapping[str, float]]) -> Table:
 
 
 def schedule_runs_table(groups: Mapping[str, Mapping], max_steps: int) -> Table:
-    """:func:`~sparse_attention_lab.experiments.on_demand.schedule_run_rows` as a table (a seed that
+    """:func:`~sparse_attention_lab.analysis.on_demand.schedule_run_rows` as a table (a seed that
     never emerged shows as ``>max_steps``)."""
     return Table(["schedule", "emergence step (per seed)", "test acc (mean ± std)", "train acc", "B → 1 at"],
                  [[label, " ".join(f"{s:.0f}" if math.isfinite(s) else f">{max_steps}" for s in g["emergence"]),
@@ -120,21 +120,21 @@ Family = Sequence[tuple[str, Forecast, bool]]
 """Measured forecasts of one kind: ``(setting label, forecast, lower_bound)`` each."""
 
 
+@book_figure
 def forecast_figure(families: Mapping[str, Family]) -> Figure:
     """Each forecast of each family (one colour per family) as its band relative to the prediction
     (bar) and the measurement (dot, or a triangle when it is only a lower bound)."""
     rows = [(f"{family}, {setting}" + (" (lower bound)" if bound else ""), f, f"C{k}", bound)
             for k, (family, members) in enumerate(families.items()) for setting, f, bound in members]
-    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    fig, ax = column_axes(5.2)
     for i, (_, f, color, lower_bound) in enumerate(rows):
         ax.plot([f.low / f.predicted, f.high / f.predicted], [i, i], color=color, lw=6, alpha=0.35)
         ax.plot(f.ratio, i, ">" if lower_bound else "o", color=color)
     ax.axvline(1.0, color="k", lw=0.8)
-    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=SMALL_FONT)
     ax.invert_yaxis()
     ax.set_xlabel("plateau / predicted plateau (dots: measured; triangle: lower bound; bars: 90% band)")
     ax.set_title("Forecasts made before the measurement")
-    fig.tight_layout()
     return fig
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
 from sparse_attention_lab.fitting import PowerLawFit
 from sparse_attention_lab.theory.reduced import Trajectory
+from sparse_attention_lab.views.style import book_figure, panels
 
 
+@book_figure
 def plot_trajectory(
     trajectory: Trajectory,
     axes: list[Axes] | None = None,
@@ -23,7 +24,7 @@ def plot_trajectory(
     loss is drawn dotted when it differs from the training loss.
     """
     if axes is None:
-        axes = list(plt.subplots(1, 3, figsize=(12, 3.2), constrained_layout=True)[1])
+        axes = panels(3)[1]
     t = trajectory.times
     (line,) = axes[0].plot(t, trajectory.loss, label=label, **line_kwargs)
     if not np.allclose(trajectory.test_loss, trajectory.loss):

@@ -72,9 +72,11 @@ class LiveExplorer:
 
     ``params`` maps each parameter name to the values its slider offers (in order);
     ``initial`` picks the starting values (nearest offered value; default: the middle).
-    :meth:`update` recomputes and redraws; it runs on every slider change. A ``compute``
-    that raises ``ValueError`` or ``NotImplementedError`` for a setting shows the message
-    instead of a drawing.
+    :meth:`update` recomputes and redraws; it runs on every slider change. While a slider
+    moves, the x axis stays fixed: it spans the frames of every value of that slider (the others
+    as set), so that plateau lengths compare by eye; frames are computed once and kept. A
+    ``compute`` that raises ``ValueError`` or ``NotImplementedError`` for a setting shows the
+    message instead of a drawing.
     """
 
     def __init__(
@@ -97,6 +99,9 @@ class LiveExplorer:
             raise ValueError(f"initial names unknown parameters {sorted(unknown)}.")
         self.compute = compute
         self.panels = tuple(panels)
+        self.log_x = log_x
+        self._frames: dict[tuple, Frame] = {}
+        self.held: str | None = None  # the slider moved last: the x axis spans the frames along it
         self.controls: dict[str, widgets.SelectionSlider] = {}
         for name, values in params.items():
             if len(values) == 0:
@@ -136,8 +141,8 @@ class LiveExplorer:
         self.legend.value = self._legend_png(dpi)
         self.status = widgets.HTML()
         self.status.add_class("sal-status")
-        for control in self.controls.values():
-            control.observe(lambda _change: self.update(), names="value")
+        for name, control in self.controls.items():
+            control.observe(lambda _change, moved=name: self.update(moved), names="value")
         self.widget = widgets.VBox([wrapping_row(self.controls.values()), self.legend, self.image, self.status])
         self.widget.add_class("sal-live-explorer")
         self.update()
@@ -146,10 +151,34 @@ class LiveExplorer:
         """The current slider values."""
         return {name: control.value for name, control in self.controls.items()}
 
-    def update(self) -> Frame | None:
-        """Recompute the frame of the current setting and redraw it; return it (``None`` if refused)."""
+    def frame(self, setting: Mapping[str, float]) -> Frame:
+        """``compute(setting)``, computed once per setting."""
+        key = tuple(sorted(setting.items()))
+        if key not in self._frames:
+            self._frames[key] = self.compute(dict(setting))
+        return self._frames[key]
+
+    def x_range(self) -> tuple[float, float] | None:
+        """The x span of the frames along the slider moved last (``None`` before any move)."""
+        if self.held is None:
+            return None
+        xs = []
+        for value in (v for _, v in self.controls[self.held].options):
+            try:
+                x = np.asarray(self.frame(self.settings() | {self.held: value}).x, dtype=float)
+            except (ValueError, NotImplementedError):
+                continue
+            xs.append(x[np.isfinite(x) & (x > 0)] if self.log_x else x[np.isfinite(x)])
+        xs = np.concatenate(xs) if xs else np.array([])
+        return (float(xs.min()), float(xs.max())) if xs.size else None
+
+    def update(self, moved: str | None = None) -> Frame | None:
+        """Recompute the frame of the current setting and redraw it; return it (``None`` if refused).
+        ``moved`` names the slider that moved (the x axis then spans its frames, :meth:`x_range`)."""
+        if moved is not None:
+            self.held = moved
         try:
-            frame = self.compute(self.settings())
+            frame = self.frame(self.settings())
         except (ValueError, NotImplementedError) as error:
             self.status.value = f"<b>Not available:</b> {error}"
             return None
@@ -159,6 +188,7 @@ class LiveExplorer:
     def draw(self, frame: Frame) -> None:
         """Put ``frame`` on the existing figure (lines and markers updated in place) and render it."""
         x = np.asarray(frame.x, dtype=float)
+        span = self.x_range()
         for ax, panel in zip(self.axes, self.panels, strict=True):
             for curve in panel.curves:
                 self.lines[panel.title, curve].set_data(x, np.asarray(frame.curves[curve], dtype=float))
@@ -170,6 +200,8 @@ class LiveExplorer:
                 self.markers[key].set_xdata([value, value] if finite else [math.nan, math.nan])
             ax.relim()
             ax.autoscale_view()
+            if span is not None and span[1] > span[0]:
+                ax.set_xlim(*span)
         readout = [
             f"{name}: {value:.4g}" if value is not None and math.isfinite(value) else f"{name}: not reached"
             for name, value in frame.markers.items()

@@ -1,8 +1,10 @@
 """Tables and reports of the "Inside the Transformer" sections (chapters 3 and 4).
 
-Each function takes cached run records and returns a rendered :class:`~.tables.Table` (or
-shows a short report); the measures come from :mod:`sparse_attention_lab.experiments.mechanism`,
-:mod:`~sparse_attention_lab.experiments.scaling` and :mod:`~sparse_attention_lab.experiments.recall_layers`.
+Each function takes cached run records, or what an analysis made of them, and returns a
+rendered :class:`~.tables.Table` (or shows a short report); the measures come from
+:mod:`sparse_attention_lab.analysis.mechanism`, the fits from
+:mod:`sparse_attention_lab.analysis.regression`, :mod:`~sparse_attention_lab.analysis.scale`,
+:mod:`~sparse_attention_lab.analysis.tuning` and :mod:`~sparse_attention_lab.analysis.recall`.
 """
 
 from __future__ import annotations
@@ -15,13 +17,25 @@ import numpy as np
 from IPython.display import display
 
 from sparse_attention_lab.analysis import paper
-from sparse_attention_lab.analysis.recall import late_rise
-from sparse_attention_lab.analysis.tuning import Tuning, tune_rates
-from sparse_attention_lab.experiments import mechanism, recall, recall_layers, scaling
+from sparse_attention_lab.analysis.measurement import (
+    EMERGENCE_ACCURACY,
+    ESCAPE_FRACTION,
+    grid_fraction,
+)
+from sparse_attention_lab.analysis.mechanism import loss_rise
+from sparse_attention_lab.analysis.recall import (
+    THRESHOLDS,
+    late_rise,
+    threshold_fits,
+    threshold_steps,
+)
+from sparse_attention_lab.analysis.scale import ScaleExponents, ScaleRows
+from sparse_attention_lab.analysis.steps import StepFit
+from sparse_attention_lab.analysis.tuning import Tuning
+from sparse_attention_lab.experiments import SWEEPS, recall, recall_layers
 from sparse_attention_lab.experiments import regression as regression_runs
-from sparse_attention_lab.measure import escape_step
-from sparse_attention_lab.profiles import PROFILES, Profile
-from sparse_attention_lab.runs.book_data import load_cached
+from sparse_attention_lab.measure import escape_step, strongest_attention
+from sparse_attention_lab.profiles import PROFILES
 from sparse_attention_lab.runs.results import config_key
 from sparse_attention_lab.views import mechanism as mechanism_views
 from sparse_attention_lab.views import recall_layers as recall_layer_views
@@ -29,24 +43,12 @@ from sparse_attention_lab.views.regression import PAPER_LAWS
 from sparse_attention_lab.views.tables import Table
 
 
-def cached_records(name: str, profile: Profile, scale: str = "ci") -> list[dict] | None:
-    """The records of cached sweep ``name`` with their provenance sentence printed, or ``None``
-    (and the command that makes them) when the file is missing."""
-    try:
-        cached = load_cached(name, profile, scale)
-    except FileNotFoundError as missing:
-        print(missing)
-        return None
-    print(cached.describe())
-    return cached.records
-
-
 def _relative(rows: dict, key: tuple) -> str:
     return f"{rows[key]['relative']:+.2f} ± {rows[key]['relative_sd']:.2f}" if key in rows else "-"
 
 
 def lead_table(rows: Sequence[dict], caption: str) -> Table:
-    """The weight side's lead over the attention (:func:`~.mechanism.lead_rows`), in steps and plateaus."""
+    """The weight side's lead over the attention (:func:`~sparse_attention_lab.analysis.mechanism.lead_rows`), in steps and plateaus."""
     return Table(
         ["T", "d", "seeds", "lead (steps)", "lead / plateau", "toy model: lead / plateau"],
         [[r["T"], r["d"], r["seeds"], f"{r['lead']:+.0f} ± {r['lead_sd']:.0f}",
@@ -68,19 +70,20 @@ def lead_comparison(sgd: Sequence[dict], adam1: Sequence[dict], adam2: Sequence[
 def shortcut_table(records: Sequence[dict]) -> Table:
     """The test-loss rise and escape step with the repeated token's targets as sampled or zero-mean."""
     config = [regression_runs.full_config(r) for r in records]
+    fraction = grid_fraction(c["p"] for c in config)
     rows = []
     for signed in (False, True):
         for p in sorted({c["p"] for c in config if c["p"] > 0}):
             for d in sorted({c["d"] for c in config}):
                 runs = [r for r, c in zip(records, config, strict=True)
                         if c["p"] == p and c["d"] == d and c.get("signed_repeat", False) == signed]
-                base = np.mean([escape_step(r, fraction=0.4) for r, c in zip(records, config, strict=True)
+                base = np.mean([escape_step(r, fraction=fraction) for r, c in zip(records, config, strict=True)
                                 if c["p"] == 0 and c["d"] == d])
-                steps = np.mean([escape_step(r, fraction=0.4) for r in runs])
-                rise = np.mean([regression_runs.loss_rise(r)[0] for r in runs])
+                steps = np.mean([escape_step(r, fraction=fraction) for r in runs])
+                rise = np.mean([loss_rise(r)[0] for r in runs])
                 rows.append(["zero-mean (ablation)" if signed else "as sampled", f"{p:g}", d, f"{rise:.2f}",
                              f"{steps:.0f}", f"{steps / base:.2f}"])
-    return Table(["repeated targets", "p", "d", "highest / initial test loss", "escape step (0.4)",
+    return Table(["repeated targets", "p", "d", "highest / initial test loss", f"escape step ({fraction:g})",
                   "escape step / at p = 0"], rows,
                  caption="Cross-sample repetition with the repeated token's targets as sampled or made zero-mean "
                          "(mean over seeds).")
@@ -91,8 +94,8 @@ def attention_B_table(records: Sequence[dict]) -> Table:
     rows = []
     for B in sorted({r["config"]["B"] for r in records}):
         runs = [r for r in records if r["config"]["B"] == B]
-        escapes = [escape_step(r, fraction=0.2) for r in runs]
-        strongest = [mechanism.strongest_attention(r) for r in runs]
+        escapes = [escape_step(r, fraction=ESCAPE_FRACTION) for r in runs]
+        strongest = [strongest_attention(r) for r in runs]
         at_escape = [np.interp(e, r["steps"], s) for e, r, s in zip(escapes, runs, strongest, strict=True)]
         lengths = [r["steps"][-1] / e for e, r in zip(escapes, runs, strict=True)]
         rows.append([B, len(runs), f"{np.mean(at_escape):.3f}", f"{np.mean([s[-1] for s in strongest]):.3f}",
@@ -101,106 +104,70 @@ def attention_B_table(records: Sequence[dict]) -> Table:
                  caption="Strongest readout attention on the one flagged relevant token at test.")
 
 
-def fig14_tables(records: Sequence[dict]) -> tuple[Table, Table]:
-    """Fixed position: exponents of d with and without the feature per learning rate, and the step offset."""
-    lrs = sorted({r["config"]["lr"] for r in records}, reverse=True)
+def fig14_tables(records: Sequence[dict], fits: Sequence[dict]) -> tuple[Table, Table]:
+    """Fixed position: exponents of d with and without the feature per learning rate
+    (``fits``: :func:`~sparse_attention_lab.analysis.regression.fig14_fits` of ``records``), and
+    the step offset."""
     ds = sorted({r["config"]["d"] for r in records})
-    fits, offsets = [], []
-    for lr in lrs:
-        for feature, name in ((True, "feature, fixed position"), (False, "no feature, fixed position")):
-            runs = [r for r in records if r["config"]["lr"] == lr and r["config"]["feature"] == feature]
-            fit = regression_runs.fit_steps(regression_runs.plateau_rows(runs), ("d",))
-            attention = regression_runs.fit_steps(regression_runs.step_rows(runs, "attention"), ("d",))
-            fits.append([f"{lr:g}", name, fit.exponent("d"), f"{fit.fit.r2:.3f}", attention.exponent("d"),
-                         f"{PAPER_LAWS[name]['d']:.2f}"])
+    rows = [[f"{f['lr']:g}", f["task"], f["loss"].exponent("d"), f"{f['loss'].fit.r2:.3f}", f["attention"].exponent("d"),
+             f"{PAPER_LAWS[f['task']]['d']:.2f}"] for f in fits]
+    offsets = []
+    for lr in dict.fromkeys(f["lr"] for f in fits):
         cells = []
         for d in ds:
-            mean = {f: np.mean([escape_step(r, fraction=0.2) for r in records if r["config"]["lr"] == lr
+            mean = {f: np.mean([escape_step(r, fraction=ESCAPE_FRACTION) for r in records if r["config"]["lr"] == lr
                                 and r["config"]["d"] == d and r["config"]["feature"] == f]) for f in (True, False)}
             cells.append(f"{mean[True]:.0f} / {mean[False]:.0f} (+{mean[False] - mean[True]:.0f})")
         offsets.append([f"{lr:g}", *cells])
-    return (Table(["lr", "task", "exponent of d (test loss 0.2)", "R²", "exponent of d (attention step)", "paper"],
-                  fits, caption="Fixed position, T = 64: the plateau against d."),
+    return (Table(["lr", "task", f"exponent of d (test loss {ESCAPE_FRACTION:g})", "R²", "exponent of d (attention step)",
+                   "paper"], rows, caption="Fixed position, T = 64: the plateau against d."),
             Table(["lr", *[f"d = {d}" for d in ds]], offsets,
                   caption="Escape step with / without the feature (mean over seeds), and the difference."))
 
 
-def _progress(name: str, records: Sequence[dict], planned_configs: Sequence[dict], seeds: int) -> None:
-    plan = {config_key(c) for c in planned_configs}
+def sweep_progress(name: str, records: Sequence[dict], profile: str = "laptop") -> None:
+    """How many of sweep ``name``'s planned runs under ``profile`` are in ``records``, and the
+    command that resumes it."""
+    sweep = SWEEPS[name]
+    plan = {config_key(c) for c in sweep.configs(PROFILES[profile])}
     done = sum(config_key(r["config"]) in plan for r in records)
-    print(f"{name}: {done} of its {len(plan) * seeds} planned runs are in the file so far "
-          f"(resume: python -m sparse_attention_lab sweep {name} --profile laptop)")
+    print(f"{name}: {done} of its {len(plan) * sweep.seeds(PROFILES[profile])} planned runs are in the file so far "
+          f"(resume: python -m sparse_attention_lab sweep {name} --profile {profile})")
 
 
-def scale_rows(laptop_records: Sequence[dict], scale_records: Sequence[dict] | None) -> tuple[list[dict], list[dict]]:
-    """Plateau rows of the laptop Fig. 3 grid and the ``fig3_scale`` sweep, one run per (T, d, seed)
-    (the newer sweep's where both trained it), split into the fitted rows (d <= width) and those
-    where d exceeds the width: a capacity limit of the residual stream, not the paper's law."""
-    laptop = PROFILES["laptop"]
-    if scale_records is not None:
-        _progress("fig3_scale", scale_records, regression_runs.SWEEPS["fig3_scale"](laptop),
-                  laptop.sizes("fig3_scale")["seeds"])
-    merged = {(r["config"]["T"], r["config"]["d"], r["seed"]): r for r in [*laptop_records, *(scale_records or [])]}
-    rows = regression_runs.plateau_rows(list(merged.values()))
-    fitted, narrow = [r for r in rows if r["d"] <= r["d_model"]], [r for r in rows if r["d"] > r["d_model"]]
-    d_top = max(r["d"] for r in fitted)
-    for T in sorted({r["T"] for r in narrow}):
-        beyond = [r["plateau"] for r in narrow if r["T"] == T]
-        below = [r["plateau"] for r in fitted if r["T"] == T and r["d"] == d_top]
-        print(f"d = {narrow[0]['d']} > width {narrow[0]['d_model']} at T = {T}: mean escape {np.mean(beyond):.0f} "
-              f"steps ({len(beyond)} runs) against {np.mean(below):.0f} at d = {d_top} (left out of the fits)")
-    return fitted, rows
+def beyond_width(scale: ScaleRows) -> None:
+    """Print, per ``T``, the runs of :func:`~sparse_attention_lab.analysis.scale.scale_rows` whose
+    ``d`` exceeds the width, beside the largest fitted ``d`` (they are left out of the fits)."""
+    for b in scale.beyond:
+        print(f"d = {b['d']} > width {b['width']} at T = {b['T']}: mean escape {b['mean']:.0f} "
+              f"steps ({b['runs']} runs) against {b['mean_below']:.0f} at d = {b['d_top']} (left out of the fits)")
 
 
-def exponents_against_scale(rows: Sequence[dict], wide_records: Sequence[dict] | None = None) -> Table:
-    """The joint fit and local exponents on 2 x 2 sub-grids, drawn against the paper's; their trend
-    printed; the sub-grids of the width-64 sweep (``wide_records``) drawn beside them and listed."""
-    local = scaling.local_exponents(rows)
-    wide = scaling.local_exponents(regression_runs.plateau_rows(wide_records)) if wide_records else []
-    joint = regression_runs.fit_steps(rows, ("d", "T"))
+def exponents_against_scale(rows: Sequence[dict], result: ScaleExponents) -> Table:
+    """The joint fit and local exponents on 2 x 2 sub-grids of ``rows``
+    (:func:`~sparse_attention_lab.analysis.scale.scale_exponents`), drawn against the paper's; their
+    trend printed; the sub-grids of the width-64 sweep drawn beside them and listed."""
+    joint, law = result.joint, paper.law("Fig. 3").exponents
     Ts, ds = sorted({r["T"] for r in rows}), sorted({r["d"] for r in rows})
     print(f"joint fit over {len(rows)} runs (T {Ts[0]}-{Ts[-1]}, d {ds[0]}-{ds[-1]}): {joint}; "
-          f"d: {joint.exponent('d')}, T: {joint.exponent('T')}; paper: d^1.29 T^0.80")
-    for exponent, name in (("a", "d"), ("b", "T")):
-        slope, se = scaling.weighted_trend(local, exponent, name)
+          f"d: {joint.exponent('d')}, T: {joint.exponent('T')}; paper: d^{law['d']:.2f} T^{law['T']:.2f}")
+    for name, (slope, se) in result.trends.items():
         print(f"change of the local exponent of {name} per doubling of {name}: {slope:+.3f} ± {se:.3f}")
-    mechanism_views.exponent_against_scale(local, PAPER_LAWS["Fig. 3"], {
-        k: (joint.fit.exponents[k], joint.stderr(k)) for k in ("d", "T")}, wide=wide)
+    mechanism_views.exponent_against_scale(result.local, PAPER_LAWS["Fig. 3"], {
+        k: (joint.fit.exponents[k], joint.stderr(k)) for k in ("d", "T")}, wide=result.wide)
     plt.show()
     return Table(["width", "T pair", "d pair", "runs", "exponent of d", "exponent of T"],
                  [[width, f"{p['T_pair'][0]}-{p['T_pair'][1]}", f"{p['d_pair'][0]}-{p['d_pair'][1]}", p["runs"],
                    f"{p['a']:.2f} ± {p['a_se']:.2f}", f"{p['b']:.2f} ± {p['b_se']:.2f}"]
-                  for width, points in (("32", local), ("64", wide)) for p in points],
+                  for width, points in (("32", result.local), ("64", result.wide)) for p in points],
                  caption="Local exponents on 2 x 2 sub-grids (± the larger of the fit's and a seed-bootstrap SE).")
 
 
-def width_table(rows: Sequence[dict], wide_records: Sequence[dict]) -> Table:
-    """The same sub-grid at width 32 (``rows``) and 64 (``wide_records``), where both have runs."""
-    wide = regression_runs.plateau_rows(wide_records)
-    cells = {(r["T"], r["d"]) for r in wide}
-    table = []
-    for width, sub in (("32", [r for r in rows if (r["T"], r["d"]) in cells]), ("64", wide)):
-        if len({r["T"] for r in sub}) > 1 and len({r["d"] for r in sub}) > 1:
-            fit = regression_runs.fit_steps(sub, ("d", "T"))
-            table.append([width, len(sub), str(fit), fit.exponent("d"), fit.exponent("T")])
-    return Table(["width (d_model)", "runs", "law", "exponent of d", "exponent of T"], table,
+def width_table(fits: Sequence[tuple[str, int, StepFit]]) -> Table:
+    """The same sub-grid at width 32 and 64 (:func:`~sparse_attention_lab.analysis.scale.same_cell_fits`)."""
+    return Table(["width (d_model)", "runs", "law", "exponent of d", "exponent of T"],
+                 [[width, n, str(fit), fit.exponent("d"), fit.exponent("T")] for width, n, fit in fits],
                  caption="The same sub-grid (the cells the width-64 sweep has reached) at two widths.")
-
-
-def _tuning_plan() -> tuple[list[float], list[int]]:
-    """The rates of the ``fig3_p_tuned`` sweep (laptop) and the d values every rate runs (the tuning d)."""
-    sizes = PROFILES["laptop"].sizes("fig3_p_tuned")
-    return list(sizes["lr"]), sorted(set.intersection(*(set(ds) for ds in sizes["d"])))
-
-
-def _tuning(records: Sequence[dict], seeds_needed: int) -> Tuning:
-    rates, tuning_ds = _tuning_plan()
-    return tune_rates(records, rates, tuning_ds, seeds_needed)
-
-
-def tuned_fit(records: Sequence[dict], seeds_needed: int = 5) -> regression_runs.StepFit | None:
-    """Eq. 22 fitted over every d at the rates :func:`tuned_lr_table` chooses, once two or more p are tuned."""
-    return _tuning(records, seeds_needed).fit()
 
 
 def tuning_table(tuning: Tuning, tuning_ds: Sequence[int], caption: str) -> Table:
@@ -213,30 +180,20 @@ def tuning_table(tuning: Tuning, tuning_ds: Sequence[int], caption: str) -> Tabl
                           f"{c.mean:.0f}" if c.complete else "", "yes" if c.complete else "no (still running)"])
         if p in tuning.chosen:
             table.append([f"{p:g}", f"**{tuning.chosen[p]:g}** (tuned)", "", "", ""])
-    return Table(["p", "lr", "seeds at d", f"mean plateau (0.4) at d = {', '.join(map(str, tuning_ds))}",
+    fraction = grid_fraction(c.p for c in tuning.candidates)
+    return Table(["p", "lr", "seeds at d", f"mean plateau ({fraction:g}) at d = {', '.join(map(str, tuning_ds))}",
                   "complete there"], table, caption=caption)
 
 
-def tuned_lr_table(records: Sequence[dict], seeds_needed: int = 5) -> Table:
+def tuned_lr_table(tuning: Tuning, tuning_ds: Sequence[int]) -> Table:
     """Fig. 3 right at T = 256 with the learning rate tuned per p on "the shortest average plateau
-    length" (App. D.3, :mod:`~sparse_attention_lab.analysis.tuning`); with two or more p tuned,
-    Eq. 22 over every d at the tuned rates is printed."""
-    tuning = _tuning(records, seeds_needed)
+    length" (App. D.3, :func:`~sparse_attention_lab.analysis.tuning.tune_sweep`); with two or more
+    p tuned, Eq. 22 over every d at the tuned rates is printed."""
     fit = tuning.fit()
     if fit is not None:
         print(f"at the tuned learning rates: {fit}; g = {fit.exponent('f')} (theory: -1)")
-    return tuning_table(tuning, _tuning_plan()[1], "Fig. 3 right at T = 256: the learning rate per p (App. D.3), "
-                                                    "compared at the d values both rates ran.")
-
-
-def scale_fits(rows: Sequence[dict], wide_records: Sequence[dict] | None) -> dict[str, regression_runs.StepFit]:
-    """The joint power law of the scale sweeps at each width: ``rows`` (width 32, from
-    :func:`scale_rows`) and, where present, the width-64 sweep's runs, keyed by a label of the grid."""
-    fits = {"width 32": regression_runs.fit_steps(rows, ("d", "T"))}
-    wide = regression_runs.plateau_rows(wide_records or [])
-    if len({r["T"] for r in wide}) > 1 and len({r["d"] for r in wide}) > 1:
-        fits["width 64"] = regression_runs.fit_steps(wide, ("d", "T"))
-    return fits
+    return tuning_table(tuning, tuning_ds, "Fig. 3 right at T = 256: the learning rate per p (App. D.3), "
+                                           "compared at the d values both rates ran.")
 
 
 def _mean_or_never(steps: Sequence[float]) -> str:
@@ -248,27 +205,29 @@ def _mean_or_never(steps: Sequence[float]) -> str:
 
 def deep_recall_report(records: Sequence[dict]) -> None:
     """4-layer recall: progress of the sweep, emergence against the threshold (figure and table), and the
-    power law of the emergence step at each threshold beside the paper's."""
-    laptop = PROFILES["laptop"]
-    _progress("ar_deep", records, recall_layers.SWEEPS["ar_deep"](laptop), laptop.sizes("ar_deep")["seeds"])
+    power law of the emergence step at each threshold (:func:`~sparse_attention_lab.analysis.recall.threshold_fits`)
+    beside the paper's."""
+    sweep_progress("ar_deep", records)
     recall_layer_views.emergence_against_threshold(records)
     plt.show()
-    rows = recall_layers.emergence_by_threshold(records)
+    rows = threshold_steps(records)
     table = []
     for n_pairs, n_tokens in sorted({(r["n_pairs"], r["n_tokens"]) for r in rows}):
         sub = [r for r in rows if (r["n_pairs"], r["n_tokens"]) == (n_pairs, n_tokens)]
         table.append([n_pairs, n_tokens, len(sub), f"{100 / n_pairs:.0f}%",
-                      *(_mean_or_never([r[f"acc_{t:g}"] for r in sub]) for t in recall_layers.THRESHOLDS)])
-    display(Table(["N_pairs", "N_tokens", "seeds", "1 / N_pairs", *[f"{100 * t:g}%" for t in recall_layers.THRESHOLDS]],
+                      *(_mean_or_never([r[f"acc_{t:g}"] for r in sub]) for t in THRESHOLDS)])
+    display(Table(["N_pairs", "N_tokens", "seeds", "1 / N_pairs", *[f"{100 * t:g}%" for t in THRESHOLDS]],
                   table, caption="Emergence step (mean over seeds) at each test-accuracy threshold, 4 layers, width 64."))
-    law = paper.law("Fig. 4 right").values
+    fig4 = paper.law("Fig. 4 right")
+    law = fig4.values
     fits = [[f"{100 * t:g}%", str(fit), f"{fit.exponents['n_pairs']:.2f} ± {fit.stderr['n_pairs']:.2f}",
              f"{fit.exponents['n_tokens']:.2f} ± {fit.stderr['n_tokens']:.2f}", f"{fit.r2:.3f}"]
-            for t, fit in recall_layers.threshold_fits(records).items()]
+            for t, fit in threshold_fits(records).items()]
     if fits:
         display(Table(["threshold", "law", "exponent of N_pairs", "exponent of N_tokens", "R²"],
-                      [*fits, ["5% (paper)", f"{law['C']} N_tokens^{law['n_tokens']} N_pairs^{law['n_pairs']}",
-                               f"{law['n_pairs']:.2f}", f"{law['n_tokens']:.2f}", f"{paper.law('Fig. 4 right').r2:.3f}"]],
+                      [*fits, [f"{100 * EMERGENCE_ACCURACY:g}% (paper)",
+                               f"{law['C']} N_tokens^{law['n_tokens']} N_pairs^{law['n_pairs']}",
+                               f"{law['n_pairs']:.2f}", f"{law['n_tokens']:.2f}", f"{fig4.r2:.3f}"]],
                       caption="Power law of the emergence step at each threshold (over the runs that reached it)."))
 
 
@@ -295,7 +254,7 @@ def long_runs_table(records: Sequence[dict]) -> Table:
         rise = late_rise(record["steps"], record["train_acc"], record["test_acc"])
         then = "-" if not math.isfinite(rise.learned_at) else f"{rise.test_then:.2f} (step {rise.learned_at:.0f})"
         gains = "-" if not math.isfinite(rise.learned_at) else f"{rise.early_gain:+.2f} / {rise.late_gain:+.2f}"
-        rows.append([f"{c['B']:g}", f"{c['p']:g}", record["seed"], f"{escape_step(record, accuracy=0.05):.0f}",
+        rows.append([f"{c['B']:g}", f"{c['p']:g}", record["seed"], f"{escape_step(record, accuracy=EMERGENCE_ACCURACY):.0f}",
                      f"{emerged:.0f}", f"{record['steps'][-1] / emerged:.1f}" if math.isfinite(emerged) else "-",
                      then, gains, f"{record['test_acc'][-1]:.2f}", rise.verdict])
     return Table(["B", "p", "seed", "5% at step", "50% at step", "trained / 50% step",

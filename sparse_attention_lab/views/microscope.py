@@ -15,10 +15,8 @@ from sparse_attention_lab.analysis.ablation import FRACTION, AblationRow, closes
 from sparse_attention_lab.analysis.paper import PaperLaw
 from sparse_attention_lab.analysis.width import WidthFit, convergence
 from sparse_attention_lab.experiments.ablation import OURS
+from sparse_attention_lab.views.style import book_figure, column_axes
 from sparse_attention_lab.views.tables import Table
-
-COLUMN_WIDTH_IN = 6.4
-"""Figure width that the book's column shows at natural size (640 px at 100 dpi)."""
 
 COLOURS = {"d": "tab:blue", "T": "tab:orange", "B": "tab:green"}
 
@@ -43,9 +41,10 @@ def width_table(fits_Td: Sequence[WidthFit], fits_B: Sequence[WidthFit], law: Pa
     return Table(["model", "runs (T, d + B, d)", "d", "T", "B"], rows)
 
 
+@book_figure
 def width_figure(fits_Td: Sequence[WidthFit], fits_B: Sequence[WidthFit], law: PaperLaw) -> plt.Figure:
     """The exponents of ``d``, ``T`` and ``B`` against width (2-SE bars), the paper's as dashed lines."""
-    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 4.2))
+    fig, ax = column_axes(4.2)
     series = [("d", fits_Td, -0.04), ("T", fits_Td, 0.0), ("B", fits_B, 0.04)]
     for feature, fits, shift in series:
         widths = np.array([f.width for f in fits], float)
@@ -60,9 +59,8 @@ def width_figure(fits_Td: Sequence[WidthFit], fits_B: Sequence[WidthFit], law: P
     ax.axhline(0, color="0.6", lw=0.5)
     ax.set_xlabel("model width d_model")
     ax.set_ylabel("exponent of the escape step")
-    ax.set_title("Fig. 3's exponents against width (dashed: the paper's)", fontsize=11)
-    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
-    fig.tight_layout()
+    ax.set_title("Fig. 3's exponents against width (dashed: the paper's)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     return fig
 
 

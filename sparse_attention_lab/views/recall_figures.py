@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
@@ -20,6 +19,7 @@ from sparse_attention_lab.experiments.recall_summary import setting_of
 from sparse_attention_lab.fitting import PowerLawFit
 from sparse_attention_lab.tasks import AssociativeRecall
 from sparse_attention_lab.views.scorecard import Scorecard
+from sparse_attention_lab.views.style import book_figure, column_axes, panels
 
 
 def sequence_text(tokens: Sequence[int]) -> str:
@@ -29,18 +29,19 @@ def sequence_text(tokens: Sequence[int]) -> str:
     return f"{pairs} | {letters[-1]}"
 
 
+@book_figure
 def live_run_figure(records: Sequence[dict], task: AssociativeRecall, threshold: float) -> Figure:
     """Test accuracy of every seed, then the copy, selection and induction probes of every head of
     the first seed (dashed: layer 1; the dotted line marks where accuracy passes ``threshold``)."""
     record = records[0]
     steps = np.array(record["steps"])
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
+    fig, axes = panels(4)
     for r in records:
         axes[0].plot(r["steps"], r["test_acc"], color=f"C{r['seed']}", label=f"seed {r['seed']}")
     axes[0].axhline(1 / task.n_pairs, color="gray", ls=":", lw=1, label="1 / N_pairs")
     axes[0].axhline(1 / task.n_tokens, color="gray", ls="--", lw=1, label="1 / N_tokens (chance)")
     axes[0].set(xlabel="training step", ylabel="test accuracy", title="Accuracy", ylim=(0, 1))
-    axes[0].legend(fontsize=7)
+    axes[0].legend()
     escape = record["escape_step"]
     for ax, name in zip(axes[1:], ("copy", "selection", "induction"), strict=True):
         values = np.array(record["probes"][name])  # (evaluations, layers, heads)
@@ -54,15 +55,15 @@ def live_run_figure(records: Sequence[dict], task: AssociativeRecall, threshold:
             ax.axvline(escape, color="k", lw=0.8, ls=":")
         ax.set(xlabel="training step", ylabel="mean attention weight", title=f"{name} (seed {record['seed']}, every head)",
                ylim=(0, 1))
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        ax.legend()
     return fig
 
 
+@book_figure
 def grid_curves_figure(records: Sequence[dict], threshold: float, n_tokens: int, n_pairs: int) -> Figure:
     """Fig. 4 left and middle: test accuracy of seed 0 against steps, varying ``n_pairs`` at
     ``n_tokens`` (left) and ``n_tokens`` at ``n_pairs`` (middle); the dashed line is ``threshold``."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    fig, axes = panels(2, sharey=True)
     for ax, key, fixed_key, fixed in ((axes[0], "n_pairs", "n_tokens", n_tokens), (axes[1], "n_tokens", "n_pairs", n_pairs)):
         chosen = sorted((r for r in records if r["config"][fixed_key] == fixed and r["seed"] == 0),
                         key=lambda r: r["config"][key])
@@ -70,18 +71,18 @@ def grid_curves_figure(records: Sequence[dict], threshold: float, n_tokens: int,
             ax.plot(r["steps"], r["test_acc"], color=f"C{i}", label=f"{key} = {r['config'][key]}")
         ax.axhline(threshold, color="gray", lw=0.8, ls="--")
         ax.set(xlabel="training step", title=f"{fixed_key} = {fixed} (seed 0)")
-        ax.legend(fontsize=8)
+        ax.legend()
     axes[0].set_ylabel("test accuracy")
-    fig.tight_layout()
     return fig
 
 
+@book_figure
 def emergence_grid_figure(rows: Sequence[dict], law: PowerLawFit, threshold: float) -> Figure:
     """Fig. 4 right: emergence steps (dots, one per run; ``rows`` from
-    :func:`~sparse_attention_lab.experiments.recall.emergence_rows`) against ``N_pairs`` and
+    :func:`~sparse_attention_lab.analysis.recall.emergence_rows`) against ``N_pairs`` and
     against ``N_tokens``, with the joint fit ``law`` (lines)."""
     found = [r for r in rows if math.isfinite(r["emergence"])]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = panels(2, columns=1, row_height=3.0)
     for ax, key, other in ((axes[0], "n_pairs", "n_tokens"), (axes[1], "n_tokens", "n_pairs")):
         for i, value in enumerate(sorted({r[other] for r in found})):
             mine = [r for r in found if r[other] == value]
@@ -99,8 +100,7 @@ def emergence_grid_figure(rows: Sequence[dict], law: PowerLawFit, threshold: flo
         y_ticks = [t for t in (100, 200, 500, 1000, 2000, 5000, 10000) if min(steps) / 2 <= t <= 2 * max(steps)]
         ax.set_yticks(y_ticks, [str(t) for t in y_ticks])
         ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.legend()
     return fig
 
 
@@ -113,11 +113,13 @@ def _label(setting: tuple[float, float], title: str) -> str:
     return f"B = {setting[0]:g}" if title.startswith("in-context") else f"p = {setting[1]:g}"
 
 
+@book_figure
 def repetition_curves_figure(records: Sequence[dict]) -> Figure:
     """Figs. 5 and 16: accuracy (mean of seeds) on test data without repetition (top) and on the
     training distribution (bottom), varying ``B`` at ``p = 0`` (left) and ``p`` at ``B = 1`` (right)."""
     settings = sorted({setting_of(r) for r in records})
-    fig, axes = plt.subplots(2, 2, figsize=(11, 6.4), sharex=True, sharey=True)
+    fig, axes = panels(4, sharex=True, sharey=True)
+    axes = np.reshape(axes, (2, 2))
     for col, (title, chosen) in enumerate(_repetition_panels(settings)):
         for i, s in enumerate(chosen):
             mine = [r for r in records if setting_of(r) == s]
@@ -125,23 +127,23 @@ def repetition_curves_figure(records: Sequence[dict]) -> Figure:
                 axes[row, col].plot(mine[0]["steps"], np.mean([r[curve] for r in mine], axis=0), color=f"C{i}",
                                     label=_label(s, title))
         axes[0, col].set_title(title)
-        axes[0, col].legend(fontsize=8)
+        axes[0, col].legend()
         axes[1, col].set_xlabel("training step")
     axes[0, 0].set_ylabel("test accuracy\n(no repetition)")
     axes[1, 0].set_ylabel("accuracy on the\ntraining distribution")
     n_seeds = len(records) // max(len(settings), 1)
     fig.suptitle(f"Mean of {n_seeds} seeds; top: Fig. 5, bottom: Fig. 16")
-    fig.tight_layout()
     return fig
 
 
+@book_figure
 def threshold_figure(test: Mapping[tuple[float, float], Sequence[float]], train: Mapping[tuple[float, float], Sequence[float]],
                      thresholds: Sequence[float]) -> Figure:
     """Emergence step against the accuracy threshold, for each ``B`` (left) and ``p`` (right):
     on test data without repetition (solid) and on the training distribution (dotted); a
     setting that never reached a threshold leaves a gap. ``test``/``train`` map ``(B, p)`` to the
-    step at each threshold (:func:`~sparse_attention_lab.experiments.recall_summary.emergence_by_threshold`)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.9), sharey=True)
+    step at each threshold (:func:`~sparse_attention_lab.analysis.recall.emergence_by_threshold`)."""
+    fig, axes = panels(2, sharey=True, row_height=3.2)
     x = 100 * np.asarray(thresholds, dtype=float)
     for ax, (title, chosen) in zip(axes, _repetition_panels(sorted(test)), strict=True):
         for i, s in enumerate(chosen):
@@ -150,16 +152,16 @@ def threshold_figure(test: Mapping[tuple[float, float], Sequence[float]], train:
                 ax.plot(x, np.where(np.isfinite(steps), steps, np.nan), style, color=f"C{i}", marker="o", ms=3,
                         label=_label(s, title) if style == "-" else None)
         ax.set(xlabel="accuracy threshold (%)", yscale="log", title=title)
-        ax.legend(fontsize=8, title="solid: test data\ndotted: training data", title_fontsize=7)
+        ax.legend(title="solid: test data\ndotted: training data")
     axes[0].set_ylabel("emergence step (mean of seeds)")
-    fig.tight_layout()
     return fig
 
 
+@book_figure
 def query_kind_figure(records: Sequence[dict]) -> Figure:
     """Test accuracy on queries that are one of the two repeated tokens (solid) and on the other
     queries (dashed), mean of seeds, one colour per ``p`` (records with a ``QueryKindProbe``)."""
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig, ax = column_axes(4.0)
     for i, p in enumerate(sorted({setting_of(r)[1] for r in records})):
         mine = [r for r in records if setting_of(r)[1] == p]
         for name, style in (("repeated", "-"), ("other", "--")):
@@ -167,8 +169,7 @@ def query_kind_figure(records: Sequence[dict]) -> Figure:
                     label=f"p = {p:g}, {name} queries")
     ax.set(xlabel="training step", ylabel="test accuracy (no repetition)", ylim=(0, 1),
            title="Accuracy by kind of query (mean of seeds)")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    ax.legend(ncol=2)
     return fig
 
 

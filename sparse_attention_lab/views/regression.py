@@ -2,7 +2,9 @@
 
 Every table is a :class:`~sparse_attention_lab.views.tables.Table` (rendered Markdown, printed as
 the same text); every figure function draws with matplotlib and returns its figure. The numbers
-come from :mod:`sparse_attention_lab.experiments.regression` (measures, fits, speed-ups).
+come from :mod:`sparse_attention_lab.analysis.regression` (fits, conclusions, speed-ups) and
+:mod:`sparse_attention_lab.analysis.steps` (measures); the cached runs from
+:func:`~sparse_attention_lab.runs.book_data.load_cached`.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sparse_attention_lab.analysis import paper
-from sparse_attention_lab.analysis.verdicts import RESOLVED_AT, Ratio, paired_ratio
+from sparse_attention_lab.analysis.measurement import ESCAPE_FRACTION, grid_fraction
+from sparse_attention_lab.analysis.mechanism import loss_rise, sparse_heads
+from sparse_attention_lab.analysis.regression import RepetitionCell, conclusion
+from sparse_attention_lab.analysis.steps import MEASURES, StepFit, mean_steps, step_rows
+from sparse_attention_lab.analysis.verdicts import Ratio, paired_ratio
 from sparse_attention_lab.experiments import regression
-from sparse_attention_lab.experiments.regression import MEASURES, StepFit
 from sparse_attention_lab.fitting import PowerLawFit
-from sparse_attention_lab.hardware import current_profile
-from sparse_attention_lab.profiles import PROFILES, Profile
-from sparse_attention_lab.runs.book_data import load_cached
-from sparse_attention_lab.runs.provenance import describe_provenance
+from sparse_attention_lab.measure import ATTENTION_LEVEL, strongest_attention
+from sparse_attention_lab.profiles import PROFILES
 from sparse_attention_lab.views.scorecard import Scorecard
+from sparse_attention_lab.views.style import SMALL_FONT, book_figure, panels
 from sparse_attention_lab.views.tables import Table
 
 PAPER_LAWS: dict[str, dict[str, float]] = {name: law.values for name, law in paper.LAWS.items()}
@@ -35,44 +39,7 @@ holds them with their sources)."""
 NAMES = {"d": "d", "T": "T", "B": "B", "f": "f", "n_layers": "L", "n_heads": "H"}
 
 
-# --------------------------------------------------------------------------- cached sweeps
-
-
-class Note(str):
-    """A line of Markdown (a provenance sentence): ``display`` renders it, ``print`` prints it."""
-
-    def _repr_markdown_(self) -> str:
-        return str(self)
-
-
-def load_sweep(name: str, scale: str = "ci", profile: Profile | str | None = None) -> tuple[list[dict], Note]:
-    """The records of cached sweep ``name`` at ``scale``, found wherever the chapter runs
-    (:func:`~sparse_attention_lab.runs.book_data.load_cached`; a larger-scale cache under the
-    ``gpu`` and ``paper`` profiles), and the sentence that says where they come from
-    (:func:`~sparse_attention_lab.runs.provenance.describe_provenance`)."""
-    cached = load_cached(name, profile or current_profile(), scale)
-    return cached.records, Note(describe_provenance(cached.path, cached.records))
-
-
 # --------------------------------------------------------------------------- tables
-
-
-def resolved_sign(fit: StepFit, feature: str) -> int:
-    """+1 or -1 when the exponent's sign is resolved beyond two standard errors, else 0."""
-    estimate = fit.fit.exponents[feature]
-    return 0 if abs(estimate) <= RESOLVED_AT * fit.stderr(feature) else int(math.copysign(1, estimate))
-
-
-def conclusion(fits: Mapping[str, StepFit], feature: str, larger: str) -> str:
-    """What the two losses say together about ``feature`` (``larger``: what a larger value means,
-    e.g. "longer sequences"): a direction only where both resolve the same sign of its exponent
-    (the attention step is reported beside, not voted)."""
-    train, test = resolved_sign(fits["train"], feature), resolved_sign(fits["test"], feature)
-    if train == test != 0:
-        return f"both losses: {'longer' if train > 0 else 'shorter'} plateau with {larger}"
-    if 0 in (train, test):
-        return "unresolved on " + " and ".join(MEASURES[m] for m, s in (("train", train), ("test", test)) if s == 0)
-    return "the two losses disagree: no conclusion"
 
 
 def summary_table(findings: Sequence[tuple[str, str, Mapping[str, StepFit], str, str]]) -> Table:
@@ -85,39 +52,65 @@ def summary_table(findings: Sequence[tuple[str, str, Mapping[str, StepFit], str,
                  "seeds; a sign counts when resolved beyond two standard errors.")
 
 
-def settings_table(ours: Mapping[str, object], sweeps: Sequence[Sequence[dict]]) -> Table:
-    """The paper's Table 1 (linear regression, Transformer) beside this chapter's model (``ours``,
-    seeds counted in the cached ``sweeps``); the rows Table 1 does not give are marked as ours."""
+def settings_table(ours: Mapping[str, object], sweeps: Sequence[Sequence[dict]], profile: str) -> Table:
+    """The paper's Table 1 (linear regression, Transformer) beside this chapter's live-run model
+    (``ours``, the sizes of ``profile``) and the model of the cached ``sweeps`` the fits read (their
+    profile, from the records: a ``gpu`` chapter may show ``ci`` fits); the rows Table 1 does not
+    give are marked as ours."""
     paper = {**regression.DEFAULTS, **PROFILES["paper"].sizes("regression_transformer")}
     ours = {**regression.DEFAULTS, **ours}
-    counts = sorted({len({r["seed"] for r in records}) for records in sweeps})
+    records = [r for sweep in sweeps for r in sweep]
+
+    def cached(key: str) -> str:
+        values = sorted({(r.get("config") or {}).get(key, regression.DEFAULTS.get(key)) for r in records} - {None})
+        return " and ".join(map(shown, values)) or "unknown"
+
+    def shown(value: object) -> str:
+        return "yes" if value is True else "no" if value is False else f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+    counts = sorted({len({r["seed"] for r in sweep}) for sweep in sweeps})
     seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]} per setting"
     both = [("layers", "n_layers"), ("heads", "n_heads"), ("embedding width", "d_model"),
             ("query/key width", "d_qk"), ("MLP factor", "mlp_factor"), ("learning rate (Adam)", "lr"),
             ("batch size", "batch_size")]
-    rows = [[label, f"{paper[key]:g}", f"{ours[key]:g}"] for label, key in both]
+    rows = [["compute profile", "paper", profile, cached_profile(records)]]
+    rows += [[label, f"{paper[key]:g}", f"{ours[key]:g}", cached(key)] for label, key in both]
     rows += [["positional encoding, layer norm, skips, MLPs", "sinusoidal, no, yes, yes",
-              "sinusoidal, " + ", ".join("yes" if ours[k] else "no" for k in ("layer_norm", "skip", "mlp"))],
-             ["seeds", f"{PROFILES['paper'].sizes('fig3')['seeds']}", seeds],
+              "sinusoidal, " + ", ".join(shown(ours[k]) for k in ("layer_norm", "skip", "mlp")),
+              "sinusoidal, " + ", ".join(cached(k) for k in ("layer_norm", "skip", "mlp"))],
+             ["seeds", f"{PROFILES['paper'].sizes('fig3')['seeds']}", "as each cell says", seeds],
              ["step cap per run (ours)", "not in Table 1 (App. D.3: 50,000 for the hardest settings)",
-              f"{ours['max_steps']:g}"],
-             ["evaluation every (ours)", "not stated", f"{ours['eval_every']:g} steps"],
-             ["attention (ours)", "not stated", "causal" if ours["causal"] else "bidirectional"],
-             ["readout (ours)", "not stated", "a zero token appended after the T tokens"]]
-    return Table(["setting", "paper (Table 1)", "this chapter"], rows)
+              f"{ours['max_steps']:g}", cached("max_steps")],
+             ["evaluation every (ours)", "not stated", f"{ours['eval_every']:g} steps", f"{cached('eval_every')} steps"],
+             ["attention (ours)", "not stated", "causal" if ours["causal"] else "bidirectional",
+              "causal" if cached("causal") == "yes" else "bidirectional"],
+             ["readout (ours)", "not stated", "a zero token appended after the T tokens",
+              "a zero token appended after the T tokens"]]
+    return Table(["setting", "paper (Table 1)", "this chapter's live runs", "cached runs (the fits)"], rows)
+
+
+def cached_profile(records: Sequence[dict]) -> str:
+    """The profiles whose sizes made ``records`` (their provenance), e.g. ``ci`` or ``ci and laptop``."""
+    found = sorted({(r.get("provenance") or {}).get("profile") or "unknown" for r in records})
+    return " and ".join(found) or "unknown"
+
+
+def steps_text(steps: float | None) -> str:
+    """A step count, or "not reached" for a run that never crossed (``None`` in a record, ``inf`` measured)."""
+    return "not reached" if steps is None or not math.isfinite(steps) else f"{steps:.0f}"
 
 
 def runs_table(records: Sequence[dict]) -> Table:
     """One row per seed of a live run: initial test loss, plateau (test loss at the run's escape
     threshold), final test loss, and how many heads end with sparse attention on the relevant token."""
-    rows = [[r["seed"], f"{r['test_loss'][0]:.3f}", f"{r['escape_step']:.0f}", f"{r['test_loss'][-1]:.3f}",
-             regression.sparse_heads(r)] for r in records]
+    rows = [[r["seed"], f"{r['test_loss'][0]:.3f}", steps_text(r["escape_step"]), f"{r['test_loss'][-1]:.3f}",
+             sparse_heads(r)] for r in records]
     return Table(["seed", "initial test loss", "plateau (steps)", "final test loss",
-                  f"heads with readout attention >= {regression.ATTENTION_LEVEL} at the end"], rows)
+                  f"heads with readout attention >= {ATTENTION_LEVEL} at the end"], rows)
 
 
 def live_vs_cached(live: Sequence[dict], cached: Sequence[dict]) -> Table:
-    """Plateau (test loss at 0.2) of the runs trained on the page beside the cached run with the
+    """Plateau (test loss at the run's own threshold) of the runs trained on the page beside the cached run with the
     same ``T``, ``d`` and seed (the same config on the profile that made the cache)."""
     def key(r: dict) -> tuple:
         return r["config"]["T"], r["config"]["d"], r["seed"]
@@ -149,14 +142,14 @@ def compare_table(fits: Mapping[str, StepFit], features: Sequence[str]) -> Table
 
 
 def steps_by_B(records: Sequence[dict], T: int) -> Table:
-    """At sequence length ``T``: mean steps over seeds of each measure (loss crossings at 0.2) and
+    """At sequence length ``T``: mean steps over seeds of each measure (App. D.1's threshold) and
     the strongest head's final attention on the one flagged token of test sequences, per ``d`` and ``B``."""
     mine = [r for r in records if r["config"]["T"] == T]
-    rows_by = {m: regression.step_rows(mine, m, 0.2) for m in MEASURES}
+    rows_by = {m: step_rows(mine, m) for m in MEASURES}
     table = []
     for d, B in sorted({(r["d"], r["B"]) for r in rows_by["test"]}):
-        final = [regression.final_attention(r).max() for r in mine if (r["config"]["d"], r["config"].get("B", 1)) == (d, B)]
-        table.append([d, B, *(f"{regression.mean_steps(rows_by[m], d=d, B=B):.0f}" for m in MEASURES),
+        final = [strongest_attention(r)[-1] for r in mine if (r["config"]["d"], r["config"].get("B", 1)) == (d, B)]
+        table.append([d, B, *(f"{mean_steps(rows_by[m], d=d, B=B):.0f}" for m in MEASURES),
                       f"{np.mean(final):.3f}"])
     return Table(["d", "B", *(f"{MEASURES[m]} (steps)" for m in MEASURES),
                   "final attention of the strongest head, test"], table)
@@ -164,21 +157,10 @@ def steps_by_B(records: Sequence[dict], T: int) -> Table:
 
 def heads_table(records: Sequence[dict]) -> Table:
     """How many runs end with 1, 2, ... heads at or above the attention level on the relevant token."""
-    counts = Counter(regression.sparse_heads(r) for r in records)
+    counts = Counter(sparse_heads(r) for r in records)
     total = sum(counts.values())
-    return Table([f"heads with readout attention >= {regression.ATTENTION_LEVEL} at the end", "runs"],
+    return Table([f"heads with readout attention >= {ATTENTION_LEVEL} at the end", "runs"],
                  [[k, f"{counts[k]} of {total}"] for k in sorted(counts)])
-
-
-def speedup(rows: Sequence[dict], **where: float) -> Ratio | None:
-    """The speed-up against ``p = 0`` at the setting ``where`` (``T``, ``d`` and ``p``):
-    mean steps at ``p = 0`` over mean steps at ``where``, paired by seed
-    (:func:`~sparse_attention_lab.analysis.verdicts.paired_ratio`); ``None`` when a run never
-    crossed or the seeds do not pair."""
-    def steps(**at: float) -> dict[int, float]:
-        return {r["seed"]: r["plateau"] for r in rows if all(r[k] == v for k, v in at.items())}
-
-    return paired_ratio(steps(**{**where, "p": 0.0}), steps(**where))
 
 
 def _speedup_text(ratio: Ratio | None) -> str:
@@ -188,20 +170,16 @@ def _speedup_text(ratio: Ratio | None) -> str:
     return ratio.plus_minus() + word
 
 
-def speedup_table(records: Sequence[dict], fraction: float = regression.REPEATED_ESCAPE_FRACTION) -> Table:
-    """Cross-sample repetition: per ``T, d, p`` the mean steps of each measure with, in brackets,
-    the speed-up against ``p = 0`` (:func:`speedup`: paired by seed, with its bootstrap error, and
-    "faster" or "slower" only when resolved beyond two standard errors), and the reduced flow's
-    own test-loss speed-up at the same ``T``, ``d`` and threshold
-    (:func:`~sparse_attention_lab.experiments.regression.reduced_speedup`)."""
-    rows_by = {m: regression.step_rows(records, m, fraction) for m in MEASURES}
+def speedup_table(fraction: float, cells: Sequence[RepetitionCell]) -> Table:
+    """Cross-sample repetition (:func:`~sparse_attention_lab.analysis.regression.repetition_cells`):
+    per ``T, d, p`` the mean steps of each measure with, in brackets, the speed-up against ``p = 0``
+    (paired by seed, with its bootstrap error, and "faster" or "slower" only when resolved beyond
+    two standard errors), and the reduced flow's own test-loss speed-up at the same threshold."""
     table = []
-    for T, d, p in sorted({(r["T"], r["d"], r["p"]) for r in rows_by["test"]}):
-        cells = []
-        for m in MEASURES:
-            steps = regression.mean_steps(rows_by[m], T=T, d=d, p=p)
-            cells.append(f"{steps:.0f}" if p == 0 else f"{steps:.0f} ({_speedup_text(speedup(rows_by[m], T=T, d=d, p=p))})")
-        table.append([T, d, f"{p:g}", *cells, f"x{regression.reduced_speedup(T, d, p, fraction):.2f}"])
+    for c in cells:
+        steps = [f"{c.steps[m]:.0f}" if c.p == 0 else f"{c.steps[m]:.0f} ({_speedup_text(c.speedups[m])})"
+                 for m in MEASURES]
+        table.append([c.T, c.d, f"{c.p:g}", *steps, f"x{c.reduced:.2f}"])
     header = ["T", "d", "p", *(f"{MEASURES[m]}, {fraction:g}" if m != "attention" else MEASURES[m] for m in MEASURES),
               "reduced flow, test loss"]
     return Table(header, table, caption="Mean steps over seeds (speed-up against p = 0, the same seeds paired, "
@@ -210,19 +188,19 @@ def speedup_table(records: Sequence[dict], fraction: float = regression.REPEATED
 
 def shortcut_table(records: Sequence[dict]) -> Table:
     """Per ``p``: the highest test loss over the initial one, measured and as the shortcut predicts
-    (:func:`~sparse_attention_lab.experiments.regression.loss_rise`), mean over runs."""
+    (:func:`~sparse_attention_lab.analysis.mechanism.loss_rise`), mean over runs."""
     rows = []
     for p in sorted({r["config"]["p"] for r in records}):
-        rises = np.array([regression.loss_rise(r) for r in records if r["config"]["p"] == p])
+        rises = np.array([loss_rise(r) for r in records if r["config"]["p"] == p])
         rows.append([f"{p:g}", f"{rises[:, 0].mean():.2f}", f"{rises[:, 1].mean():.2f}"])
     return Table(["p", "highest / initial test loss, measured", "shortcut: 1 + p² |W* x̃|² / (2 L₀)"], rows)
 
 
-def per_T_table(rows_by: Mapping[str, Sequence[dict]]) -> Table:
-    """The exponent ``g`` of ``f`` fitted at each ``T`` separately (``C d^a f^g``), per measure."""
-    Ts = sorted({r["T"] for rows in rows_by.values() for r in rows})
-    table = [[MEASURES.get(label, label), *(regression.fit_steps([r for r in rows if r["T"] == T], ("d", "f")).exponent("f") for T in Ts)]
-             for label, rows in rows_by.items()]
+def per_T_table(fits: Mapping[str, Mapping[float, StepFit]]) -> Table:
+    """The exponent ``g`` of ``f`` fitted at each ``T`` separately (``C d^a f^g``), per measure
+    (:func:`~sparse_attention_lab.analysis.regression.per_T_exponents`)."""
+    Ts = sorted({T for by_T in fits.values() for T in by_T})
+    table = [[MEASURES.get(label, label), *(by_T[T].exponent("f") for T in Ts)] for label, by_T in fits.items()]
     return Table(["measure", *(f"g at T = {T:g}" for T in Ts)], table)
 
 
@@ -284,18 +262,21 @@ def score_repetition(card: Scorecard, what: str, fits: Mapping[str, StepFit], se
 # --------------------------------------------------------------------------- figures
 
 
+@book_figure
 def run_figure(records: Sequence[dict], T: int) -> Figure:
     """Fig. 11: test loss of each seed with its plateau end, and the readout attention of every
     head on the relevant token for the first seed (log scale; uniform is ``1 / (T + 1)``)."""
-    fig, (ax_loss, ax_attn) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax_loss, ax_attn) = panels(2, columns=1, row_height=3.0)
     for record in records:
         color = f"C{record['seed']}"
         ax_loss.plot(record["steps"], record["test_loss"], color=color, label=f"seed {record['seed']}")
         ax_loss.axvline(record["escape_step"], color=color, ls=":", lw=1)
-    ax_loss.axhline(0.2 * records[0]["test_loss"][0], color="gray", lw=0.8, ls="--", label="0.2 x initial test loss")
+    fraction = records[0]["settings"]["train"]["escape_fraction"] if "settings" in records[0] else ESCAPE_FRACTION
+    ax_loss.axhline(fraction * records[0]["test_loss"][0], color="gray", lw=0.8, ls="--",
+                    label=f"{fraction:g} x initial test loss")
     ax_loss.set(xlabel="training step", ylabel="test loss (1/2 squared error)",
                 title="Test loss: plateau, then a sudden drop")
-    ax_loss.legend(fontsize=8)
+    ax_loss.legend()
     record = records[0]
     attention = np.array(record["probes"]["readout_attention"])  # (evaluations, layers, heads)
     for layer in range(attention.shape[1]):
@@ -306,11 +287,11 @@ def run_figure(records: Sequence[dict], T: int) -> Figure:
     ax_attn.axvline(record["escape_step"], color="k", ls=":", lw=1, label=f"plateau end (seed {record['seed']})")
     ax_attn.set(xlabel="training step", ylabel="readout attention on the relevant token",
                 title=f"Attention of the readout position (seed {record['seed']})", yscale="log")
-    ax_attn.legend(fontsize=7)
-    fig.tight_layout()
+    ax_attn.legend(ncol=2)
     return fig
 
 
+@book_figure
 def plateau_panel(ax: Axes, rows: Sequence[dict], group: str, title: str, law: PowerLawFit | None = None,
                   fixed: Mapping[str, float] | None = None, ylabel: str = "plateau length (steps)") -> Axes:
     """Steps against ``d``, one colour per value of ``group``: seeds as dots, their mean as a line,
@@ -329,15 +310,16 @@ def plateau_panel(ax: Axes, rows: Sequence[dict], group: str, title: str, law: P
     ax.set(xscale="log", yscale="log", xlabel="token dimension d", ylabel=ylabel, title=title)
     ax.set_xticks(all_d, [f"{d:g}" for d in all_d], minor=False)
     ax.xaxis.set_minor_locator(plt.NullLocator())
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
+@book_figure
 def fig3_figure(rows_by: Mapping[str, Sequence[dict]], fits: Mapping[str, StepFit], T_B: int, caption: str,
                 what: str = "plateau length") -> Figure:
     """Fig. 3 left and middle: steps against ``d`` for each ``T`` (``B = 1``, test loss), then for
     each ``B`` at ``T = T_B`` once per measure in ``rows_by``; dotted: each measure's joint law."""
-    fig, axes = plt.subplots(1, 1 + len(rows_by), figsize=(5 + 4 * len(rows_by), 3.8), sharey=True)
+    fig, axes = panels(1 + len(rows_by), sharey=True)
     first = next(iter(rows_by))
     plateau_panel(axes[0], [r for r in rows_by[first] if r["B"] == 1], "T", f"varying T (B = 1), {MEASURES[first]}",
                   fits[first].fit, {"B": 1}, ylabel=f"{what} (steps)")
@@ -346,18 +328,19 @@ def fig3_figure(rows_by: Mapping[str, Sequence[dict]], fits: Mapping[str, StepFi
                       fits[m].fit, {"T": T_B}, ylabel=f"{what} (steps)")
     for ax in axes:
         ax.title.set_fontsize(9)
-    fig.text(0.5, -0.03, caption, ha="center", fontsize=8, wrap=True)
-    fig.tight_layout()
+    fig.text(0.5, -0.03, caption, ha="center", fontsize=SMALL_FONT, wrap=True)
     return fig
 
 
-def p_figure(records: Sequence[dict], optimizer: str, fraction: float = regression.REPEATED_ESCAPE_FRACTION) -> Figure:
-    """Fig. 3 right once per loss (steps to ``fraction`` x the initial loss against ``d``, one line
-    per ``p``) and Fig. 12 (both losses of seed 0 at the largest ``d``)."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+@book_figure
+def p_figure(records: Sequence[dict], optimizer: str) -> Figure:
+    """Fig. 3 right once per loss (steps to App. D.1's threshold of the grid against ``d``, one
+    line per ``p``) and Fig. 12 (both losses of seed 0 at the largest ``d``)."""
+    fig, axes = panels(3)
     for ax, m in zip(axes[:2], ("train", "test"), strict=True):
-        plateau_panel(ax, regression.step_rows(records, m, fraction), "p", f"{MEASURES[m]} below {fraction:g} x initial",
-                      ylabel="steps")
+        rows = step_rows(records, m)
+        fraction = grid_fraction(r["p"] for r in rows)
+        plateau_panel(ax, rows, "p", f"{MEASURES[m]} below {fraction:g} x initial", ylabel="steps")
     d_show, T = max(r["config"]["d"] for r in records), records[0]["config"]["T"]
     for i, p in enumerate(sorted({r["config"]["p"] for r in records})):
         record = next(r for r in records if (r["config"]["d"], r["config"]["p"], r["seed"]) == (d_show, p, 0))
@@ -366,9 +349,8 @@ def p_figure(records: Sequence[dict], optimizer: str, fraction: float = regressi
             axes[2].plot(record["steps"], record["train_loss"], color=f"C{i}", ls="--",
                          label=f"p = {p:g}: training distribution")
     axes[2].set(xlabel="training step", ylabel="loss (1/2 squared error)", title=f"Fig. 12: d = {d_show}, T = {T}, seed 0")
-    axes[2].legend(fontsize=7)
+    axes[2].legend()
     for ax in axes:
         ax.title.set_fontsize(9)
-    fig.suptitle(f"Cross-sample repetition, {optimizer}, T = {T}", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(f"Cross-sample repetition, {optimizer}, T = {T}")
     return fig

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from sparse_attention_lab.analysis.measurement import ESCAPE_FRACTION, REPEATED_ESCAPE_FRACTION
 from sparse_attention_lab.theory.reduced import escape_time, reduced_dynamics
 from sparse_attention_lab.views.live_explorer import LiveExplorer
 from sparse_attention_lab.views.static_explorer import Frame, Panel
@@ -21,7 +22,7 @@ REPETITION_GRID = {
     "d": [4, 8, 16, 32, 64, 128, 256, 512],
     "B": [1, 2, 4, 8],
     "p": [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9],
-    "threshold": [0.05, 0.1, 0.2, 0.4],
+    "threshold": [0.05, 0.1, ESCAPE_FRACTION, REPEATED_ESCAPE_FRACTION],  # App. D.1's two, and two lower ones
 }
 """Values offered by the live explorer's sliders (the paper's Fig. 2 and 10 settings inside)."""
 
@@ -66,7 +67,7 @@ def repetition_frame(setting: Mapping[str, float], n_points: int = 200) -> Frame
 
 def repetition_explorer(initial: Mapping[str, float] | None = None) -> LiveExplorer:
     """Chapter 2's live explorer: sliders ``T, d, B, p`` and the plateau threshold over the reduced flow."""
-    start = {"T": 512, "d": 64, "B": 1, "p": 0.0, "threshold": 0.2} | dict(initial or {})
+    start = {"T": 512, "d": 64, "B": 1, "p": 0.0, "threshold": ESCAPE_FRACTION} | dict(initial or {})
     return LiveExplorer(
         REPETITION_GRID, repetition_frame, REPETITION_PANELS, x_label="gradient-flow time", log_x=False,
         initial=start,

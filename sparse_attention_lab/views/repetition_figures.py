@@ -15,6 +15,7 @@ from matplotlib.ticker import NullLocator
 
 from sparse_attention_lab.fitting import PowerLawFit
 from sparse_attention_lab.theory.reduced import Trajectory
+from sparse_attention_lab.views.style import book_figure, panels
 
 
 def _integer_ticks(ax, values: Sequence[float]) -> None:
@@ -22,6 +23,7 @@ def _integer_ticks(ax, values: Sequence[float]) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
 
 
+@book_figure
 def in_context_figure(B: np.ndarray, d: np.ndarray, plateau: np.ndarray, fit: PowerLawFit, T: int) -> Figure:
     """Fig. 2 left: plateau lengths at one ``T`` against ``d``, one line per ``B`` (dots), with the
     fitted law (dashes). ``B``, ``d``, ``plateau`` are flat arrays of the same length."""
@@ -34,10 +36,11 @@ def in_context_figure(B: np.ndarray, d: np.ndarray, plateau: np.ndarray, fit: Po
     ax.set(xlabel="token dimension d", ylabel="plateau length (gradient-flow time)",
            title=f"In-context repetition, T = {T} (Fig. 2 left)")
     _integer_ticks(ax, np.unique(d))
-    ax.legend(title="dots: reduced flow\ndashes: fitted law", fontsize=9)
+    ax.legend(title="dots: reduced flow\ndashes: fitted law")
     return fig
 
 
+@book_figure
 def reduction_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], slopes: Sequence[float] = (-1.0, -0.5, -0.8)) -> Figure:
     """Plateau / plateau at ``B = 1`` against ``B`` for each labelled curve ``(B, plateau)``
     (first: circles, second: squares, third: crosses), with guide lines ``B^slope``."""
@@ -53,21 +56,22 @@ def reduction_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], slopes
     B_line = np.geomspace(1, all_B.max(), 20)
     for slope, style in zip(slopes, guides[: len(slopes)], strict=True):
         ax.loglog(B_line, B_line**slope, style, color="gray", lw=1)
-        ax.annotate(f"$B^{{{slope:g}}}$", (B_line[-1], B_line[-1] ** slope), fontsize=9, color="gray",
+        ax.annotate(f"$B^{{{slope:g}}}$", (B_line[-1], B_line[-1] ** slope), color="gray",
                     xytext=(3, 0), textcoords="offset points", va="center")
     ax.set(xlabel="in-context repetition B (copies of the relevant token)", ylabel="plateau / plateau at B = 1",
            title="Which reduction does the toy model follow?")
     _integer_ticks(ax, all_B)
-    ax.legend(fontsize=8)
+    ax.legend()
     return fig
 
 
+@book_figure
 def cross_sample_figure(d: np.ndarray, p: np.ndarray, f: np.ndarray, plateau: np.ndarray, fit: PowerLawFit,
                         fit_label: str, paper: tuple[float, float], T: int) -> Figure:
     """Fig. 2 right: plateau lengths against ``d`` per ``p`` (left) and against the predicted scale
     ``f`` (right), with the tied fit ``fit`` (dashes, ``fit_label``) and the paper's law ``C f^g``
     (dots, ``paper = (C, g)``). ``d``, ``p``, ``f``, ``plateau`` are flat arrays of one length."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = panels(2, columns=1, row_height=3.2)
     ps = np.unique(p)
     for color, p_value in zip(plt.cm.viridis(np.linspace(0, 0.9, len(ps))), ps, strict=True):
         rows = p == p_value
@@ -82,15 +86,16 @@ def cross_sample_figure(d: np.ndarray, p: np.ndarray, f: np.ndarray, plateau: np
     _integer_ticks(axes[0], np.unique(d))
     axes[1].set(xlabel="f(p, d) = sqrt(d) T / sqrt(p^2 d + (1-p)^2)", ylabel="plateau length (gradient-flow time)",
                 title="The same points against the predicted scale f")
-    axes[0].legend(fontsize=8, ncol=2)
-    axes[1].legend(fontsize=8)
+    axes[0].legend(ncol=2)
+    axes[1].legend()
     return fig
 
 
+@book_figure
 def three_variable_figure(flows: Mapping[float, Trajectory], T: int, d: int) -> Figure:
     """Fig. 10: test and training loss, ``w1`` and ``w/sqrt(d-1)``, and ``alpha`` of the
     three-variable flow for each ``p`` of ``flows`` (``p = 0``: ``w/sqrt(d)``)."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
+    fig, axes = panels(3)
     for k, (p, flow) in enumerate(flows.items()):
         c = f"C{k}"
         axes[0].plot(flow.times, flow.test_loss, color=c, label=f"p = {p:g}")
@@ -106,27 +111,28 @@ def three_variable_figure(flows: Mapping[float, Trajectory], T: int, d: int) -> 
     axes[2].set(ylabel="attention $\\alpha$ on the relevant token", title="attention")
     for ax in axes:
         ax.set_xlabel("gradient-flow time")
-        ax.legend(fontsize=8)
+        ax.legend()
     fig.suptitle(f"Three-variable flow with cross-sample repetition, T = {T}, d = {d} (Fig. 10)")
     return fig
 
 
+@book_figure
 def settling_figure(late: Mapping[float, Trajectory], settling: Mapping[float, float], deep: float, T: int, d: int) -> Figure:
     """The long-run price of ``p``: test losses of ``late`` (left) and the time from the escape to
     ``deep`` x the initial test loss against ``1 - p`` (right; ``settling`` must contain ``p = 0``)."""
     if 0.0 not in settling:
         raise ValueError("settling must contain p = 0, the reference of the 1/(1 - p) guide.")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = panels(2, columns=1, row_height=3.2)
     for k, (p, flow) in enumerate(late.items()):
         axes[0].loglog(flow.times[1:], flow.test_loss[1:], color=plt.cm.viridis(k / len(late)), label=f"p = {p:g}")
     axes[0].axhline(deep * 0.5, color="gray", ls=":", lw=1)
     axes[0].set(xlabel="gradient-flow time", ylabel="test loss (no repetition)", ylim=(1e-7, 1),
                 title=f"Test loss, T = {T}, d = {d}")
-    axes[0].legend(fontsize=8)
+    axes[0].legend()
     ps = np.array(sorted(settling))
     axes[1].loglog(1 - ps, [settling[p] for p in ps], "o-", label="reduced flow")
     axes[1].loglog(1 - ps, settling[0.0] / (1 - ps), "k--", lw=1, label="(time at p = 0) / (1 - p)")
     axes[1].set(xlabel="1 - p (weight of the non-repeated directions)", ylabel="time from escape to deep level",
                 title=f"Settling after the escape ({deep:g} x initial loss)")
-    axes[1].legend(fontsize=8)
+    axes[1].legend()
     return fig

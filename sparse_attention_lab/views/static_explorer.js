@@ -1,7 +1,8 @@
 // The kernel-free explorer's drawing (sparse_attention_lab/views/static_explorer.py inlines it
 // into each explorer's HTML): one function applied to the explorer's root element. Panels
-// share the x axis of a frame; y ranges fit the frame; markers are dashed vertical lines in
-// every panel. Plain JavaScript, no library, no network.
+// share the x axis; while a slider moves, that axis stays fixed, spanning every frame the slider
+// reaches (so that plateau lengths compare by eye); y ranges fit the frame; markers are dashed
+// vertical lines in every panel. Plain JavaScript, no library, no network.
 function (root) {
   const NS = "http://www.w3.org/2000/svg";
   const data = JSON.parse(root.querySelector("script.sal-explorer-data").textContent);
@@ -48,15 +49,28 @@ function (root) {
     const pad = log ? 0 : 0.05 * (hi - lo);
     return [lo - (log ? 0 : pad), hi + pad];
   }
-  function draw() {
-    const idx = sliders.map(s => +s.value);
+  let held = null;  // the slider moved last: the x axis spans the frames along it
+  function frameAt(idx) {
     let flat = 0;
     names.forEach((n, k) => { flat = flat * data.params[n].length + idx[k]; });
-    const f = data.frames[flat];
+    return data.frames[flat];
+  }
+  function xRange(idx) {
+    if (held === null) return range(frameAt(idx).x, data.logx);
+    const xs = data.params[names[held]].map((_, v) => {
+      const along = idx.slice();
+      along[held] = v;
+      return frameAt(along).x;
+    });
+    return range([].concat(...xs), data.logx);
+  }
+  function draw() {
+    const idx = sliders.map(s => +s.value);
+    const f = frameAt(idx);
     outputs.forEach((o, k) => { o.textContent = fmt(data.params[names[k]][idx[k]]); });
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     const xs = f.x.map(v => data.logx ? (v > 0 ? Math.log10(v) : null) : v);
-    const [x0, x1] = range(f.x, data.logx);
+    const [x0, x1] = xRange(idx);
     data.panels.forEach((p, k) => {
       const ox = k * W;
       const all = [].concat(...p.curves.map(c => f.y[c]));
@@ -102,6 +116,6 @@ function (root) {
       readout.appendChild(s);
     });
   }
-  sliders.forEach(s => s.addEventListener("input", draw));
+  sliders.forEach((s, k) => s.addEventListener("input", () => { held = k; draw(); }));
   draw();
 }

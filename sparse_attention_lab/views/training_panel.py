@@ -28,7 +28,8 @@ from IPython.display import display
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sparse_attention_lab.experiments.regression import build, plateau_measure
+from sparse_attention_lab.analysis.measurement import escape_measure
+from sparse_attention_lab.experiments.regression import build
 from sparse_attention_lab.fitting import PowerLawFit
 from sparse_attention_lab.hardware import current_profile
 from sparse_attention_lab.measure import escape_step
@@ -62,7 +63,7 @@ def draw_run(
 ) -> None:
     """Test loss of one run (and, if ``show_train`` or ``curve == "train"``, the
     training-distribution loss), the predicted plateau, and the plateau measured as
-    ``fraction`` x the initial value of ``curve`` (:func:`~.experiments.regression.plateau_measure`).
+    ``fraction`` x the initial value of ``curve`` (:func:`~sparse_attention_lab.analysis.measurement.escape_measure`).
 
     The x axis starts at step 0 and reaches past the prediction (:data:`PREDICTION_MARGIN`) and
     the last step; with neither, it spans the training ``budget`` (steps) when given. The y axis
@@ -188,7 +189,7 @@ class TrainingPanel:
     def measure(self) -> tuple[float, str]:
         """How the plateau of the current setting is measured: ``(fraction, curve)`` (App. D.1)."""
         s = self.settings()
-        return plateau_measure(s["B"], s["p"])
+        return escape_measure(s["B"], s["p"])
 
     def config(self) -> dict:
         """The flat run config (see :mod:`sparse_attention_lab.experiments.regression`) of the sliders."""

@@ -60,7 +60,7 @@ class RenderedPage:
     page: Any  # playwright.sync_api.Page
     offsite_requests: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
-    script_errors: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)  # uncaught, and logged as errors
 
     @property
     def is_notebook(self) -> bool:
@@ -153,6 +153,7 @@ def rendered(request: pytest.FixtureRequest, browser: Any, book_url: str) -> Ite
     page.on("response", on_response)
     page.on("requestfailed", lambda req: result.failed_requests.append(f"{req.failure} {req.url}"))
     page.on("pageerror", lambda error: result.script_errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and result.script_errors.append(message.text))
 
     response = page.goto(f"{book_url}/{chapter}.html", wait_until="load", timeout=PAGE_TIMEOUT_MS)
     if response is None or not response.ok:

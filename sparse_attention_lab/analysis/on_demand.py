@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sparse_attention_lab.analysis.measurement import ESCAPE_FRACTION
 from sparse_attention_lab.experiments.schedules import (
     AdaptiveSchedule,
     ConstantSchedule,
@@ -27,15 +28,12 @@ from sparse_attention_lab.measure import escape_step, plateau_time
 from sparse_attention_lab.theory import reduced
 from sparse_attention_lab.theory.reduced import Schedule, ScheduledFlow, scheduled_reduced_flow
 
-PLATEAU_FRACTION = 0.2
-"""The plateau ends when the test loss reaches this fraction of its initial value (App. D.1)."""
-
 
 def plateau_without_repetition(T: int, d: int, n_evals: int) -> float:
     """The plateau of ``p = 0``, measured on the evaluation grid the schedules are measured on
     (``n_evals`` geometric times up to twice the linearized escape time)."""
     flow = scheduled_reduced_flow(T, d, ConstantSchedule(0.0), 2 * reduced.escape_time(T, d), n_evals)
-    return plateau_time(flow.times, flow.test_loss, fraction=PLATEAU_FRACTION)
+    return plateau_time(flow.times, flow.test_loss, fraction=ESCAPE_FRACTION)
 
 
 def repetition_stops(schedule: Schedule) -> float | None:
@@ -77,7 +75,7 @@ def compare_schedules(
     if "no repetition" not in schedules:
         raise ValueError("schedules must contain a 'no repetition' schedule, the reference of the speed-ups.")
     flows = {name: scheduled_reduced_flow(T, d, s, horizon, n_evals) for name, s in schedules.items()}
-    escapes = {name: plateau_time(f.times, f.test_loss, fraction=PLATEAU_FRACTION) for name, f in flows.items()}
+    escapes = {name: plateau_time(f.times, f.test_loss, fraction=ESCAPE_FRACTION) for name, f in flows.items()}
     return {
         name: ScheduleOutcome(
             escape=escapes[name],
