@@ -54,6 +54,21 @@ def test_recall_tables_one_row_per_run():
     assert len(tables.induction_head_table(deep).rows) == len(deep)
 
 
+def test_recall_reports_draw_their_figure_and_return_their_tables(capsys):
+    """Each report shows one figure and returns its tables, so that the figure has a cell (and a
+    numbered caption) of its own in the book (issue 23)."""
+    deep = records("ar_deep", "laptop")
+    deep_tables = tables.deep_recall_report(deep)
+    assert 1 <= len(deep_tables) <= 2 and len(deep_tables[0].rows) == len({(r["config"]["n_pairs"], r["config"]["n_tokens"]) for r in deep})
+    assert "ar_deep:" in capsys.readouterr().out
+    largest = tables.induction_head_run(deep)
+    assert largest["config"]["n_pairs"] == max(r["config"]["n_pairs"] for r in deep)
+    tables.induction_head_over_training(largest)
+    tables.induction_head_at_end(largest)
+    long = records("ar_deep_long", "laptop")
+    assert len(tables.long_runs_report(long).rows) == len(long)
+
+
 def _step_run(T, d, p, lr, seed, plateau):
     """A record whose test loss falls from 1 to 0 around step ``plateau`` (crossing 0.4 there)."""
     return {"config": {"T": T, "d": d, "p": p, "lr": lr, "escape_fraction": 0.4}, "seed": seed,

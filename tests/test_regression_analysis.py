@@ -277,3 +277,12 @@ def test_unique_runs_treat_a_default_and_an_absent_key_alike(grid):
     assert step_analysis.unique_runs(absent + grid) == absent + [r for r in grid if r["config"]["B"] != 1]
     other = [dict(r, config={**r["config"], "B": 3}) for r in grid[:2]]
     assert len(step_analysis.unique_runs(grid + other)) == len(grid) + 2
+
+
+def test_settings_table_says_when_a_trial_caps_the_steps(monkeypatch):
+    from sparse_attention_lab.views.regression import _step_cap_text
+
+    monkeypatch.delenv("SAL_MAX_STEPS", raising=False)
+    assert _step_cap_text(8000) == "8000"
+    monkeypatch.setenv("SAL_MAX_STEPS", "300")
+    assert _step_cap_text(8000) == "300 (a trial: SAL_MAX_STEPS caps the 8000)"

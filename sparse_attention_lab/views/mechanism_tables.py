@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
 
 from sparse_attention_lab.analysis import paper
 from sparse_attention_lab.analysis.measurement import (
@@ -203,10 +202,10 @@ def _mean_or_never(steps: Sequence[float]) -> str:
     return f"{np.mean(finite):.0f}" + (f" ({len(steps) - len(finite)} never)" if len(finite) < len(steps) else "")
 
 
-def deep_recall_report(records: Sequence[dict]) -> None:
-    """4-layer recall: progress of the sweep, emergence against the threshold (figure and table), and the
-    power law of the emergence step at each threshold (:func:`~sparse_attention_lab.analysis.recall.threshold_fits`)
-    beside the paper's."""
+def deep_recall_report(records: Sequence[dict]) -> list[Table]:
+    """4-layer recall: progress of the sweep and emergence against the threshold (figure, shown), then,
+    returned for a cell of their own, the table of emergence steps and the power law of the emergence step
+    at each threshold (:func:`~sparse_attention_lab.analysis.recall.threshold_fits`) beside the paper's."""
     sweep_progress("ar_deep", records)
     recall_layer_views.emergence_against_threshold(records)
     plt.show()
@@ -216,19 +215,20 @@ def deep_recall_report(records: Sequence[dict]) -> None:
         sub = [r for r in rows if (r["n_pairs"], r["n_tokens"]) == (n_pairs, n_tokens)]
         table.append([n_pairs, n_tokens, len(sub), f"{100 / n_pairs:.0f}%",
                       *(_mean_or_never([r[f"acc_{t:g}"] for r in sub]) for t in THRESHOLDS)])
-    display(Table(["N_pairs", "N_tokens", "seeds", "1 / N_pairs", *[f"{100 * t:g}%" for t in THRESHOLDS]],
-                  table, caption="Emergence step (mean over seeds) at each test-accuracy threshold, 4 layers, width 64."))
+    tables = [Table(["N_pairs", "N_tokens", "seeds", "1 / N_pairs", *[f"{100 * t:g}%" for t in THRESHOLDS]],
+                    table, caption="Emergence step (mean over seeds) at each test-accuracy threshold, 4 layers, width 64.")]
     fig4 = paper.law("Fig. 4 right")
     law = fig4.values
     fits = [[f"{100 * t:g}%", str(fit), f"{fit.exponents['n_pairs']:.2f} ± {fit.stderr['n_pairs']:.2f}",
              f"{fit.exponents['n_tokens']:.2f} ± {fit.stderr['n_tokens']:.2f}", f"{fit.r2:.3f}"]
             for t, fit in threshold_fits(records).items()]
     if fits:
-        display(Table(["threshold", "law", "exponent of N_pairs", "exponent of N_tokens", "R²"],
-                      [*fits, [f"{100 * EMERGENCE_ACCURACY:g}% (paper)",
-                               f"{law['C']} N_tokens^{law['n_tokens']} N_pairs^{law['n_pairs']}",
-                               f"{law['n_pairs']:.2f}", f"{law['n_tokens']:.2f}", f"{fig4.r2:.3f}"]],
-                      caption="Power law of the emergence step at each threshold (over the runs that reached it)."))
+        tables.append(Table(["threshold", "law", "exponent of N_pairs", "exponent of N_tokens", "R²"],
+                            [*fits, [f"{100 * EMERGENCE_ACCURACY:g}% (paper)",
+                                     f"{law['C']} N_tokens^{law['n_tokens']} N_pairs^{law['n_pairs']}",
+                                     f"{law['n_pairs']:.2f}", f"{law['n_tokens']:.2f}", f"{fig4.r2:.3f}"]],
+                            caption="Power law of the emergence step at each threshold (over the runs that reached it)."))
+    return tables
 
 
 def induction_head_table(records: Sequence[dict]) -> Table:
@@ -264,22 +264,29 @@ def long_runs_table(records: Sequence[dict]) -> Table:
                          "then a gain of 0.1 or more in the second half of the rest of the run, larger than in the first.")
 
 
-def induction_head_report(records: Sequence[dict]) -> None:
-    """The largest setting's best seed: attention of every head at the copy and selection positions over
-    training and at the end; then where the strongest heads sit in every run."""
-    largest = max(records, key=lambda r: (r["config"]["n_pairs"], r["config"]["n_tokens"], max(r["test_acc"])))
-    c, last = largest["config"], largest["steps"][-1]
-    recall_layer_views.attention_by_layer(largest)
-    plt.show()
-    recall_layer_views.layer_head_attention(largest, last, f"N_pairs = {c['n_pairs']}, N_tokens = {c['n_tokens']}, "
-                                            f"seed {largest['seed']}: end of training (step {last}; 50% accuracy at "
-                                            f"step {escape_step(largest, accuracy=0.5):.0f})")
-    plt.show()
-    display(induction_head_table(records))
+def induction_head_run(records: Sequence[dict]) -> dict:
+    """The run the induction-head figures follow: the largest setting's best seed."""
+    return max(records, key=lambda r: (r["config"]["n_pairs"], r["config"]["n_tokens"], max(r["test_acc"])))
 
 
-def long_runs_report(records: Sequence[dict]) -> None:
-    """Test accuracy of the long-trained runs (figure) and their dip-and-recovery table."""
+def induction_head_over_training(record: dict) -> None:
+    """Each layer's strongest copy and selection head of ``record`` over training, beside its test accuracy."""
+    recall_layer_views.attention_by_layer(record)
+    plt.show()
+
+
+def induction_head_at_end(record: dict) -> None:
+    """The copy and selection attention of every head of ``record`` at the end of training."""
+    c, last = record["config"], record["steps"][-1]
+    recall_layer_views.layer_head_attention(record, last, f"N_pairs = {c['n_pairs']}, N_tokens = {c['n_tokens']}, "
+                                            f"seed {record['seed']}: end of training (step {last}; 50% accuracy at "
+                                            f"step {escape_step(record, accuracy=0.5):.0f})")
+    plt.show()
+
+
+def long_runs_report(records: Sequence[dict]) -> Table:
+    """Test accuracy of the long-trained runs (figure, shown); their dip-and-recovery table, returned for a
+    cell of its own."""
     recall_layer_views.long_runs(records)
     plt.show()
-    display(long_runs_table(records))
+    return long_runs_table(records)

@@ -26,6 +26,7 @@ from sparse_attention_lab.analysis.steps import MEASURES, StepFit, mean_steps, s
 from sparse_attention_lab.analysis.verdicts import Ratio, paired_ratio
 from sparse_attention_lab.experiments import regression
 from sparse_attention_lab.fitting import PowerLawFit
+from sparse_attention_lab.hardware import STEP_CAP_VAR, capped_steps
 from sparse_attention_lab.measure import ATTENTION_LEVEL, strongest_attention
 from sparse_attention_lab.profiles import PROFILES
 from sparse_attention_lab.views.scorecard import Scorecard
@@ -50,6 +51,12 @@ def summary_table(findings: Sequence[tuple[str, str, Mapping[str, StepFit], str,
             for what, paper, fits, feature, larger in findings]
     return Table(header, rows, caption="Exponent ± the larger of the fit's standard error and a bootstrap over "
                  "seeds; a sign counts when resolved beyond two standard errors.")
+
+
+def _step_cap_text(max_steps: int) -> str:
+    """The page's step cap, and the smaller one ``$SAL_MAX_STEPS`` imposes on a trial run."""
+    capped = capped_steps(max_steps)
+    return f"{max_steps:g}" if capped == max_steps else f"{capped:g} (a trial: {STEP_CAP_VAR} caps the {max_steps:g})"
 
 
 def settings_table(ours: Mapping[str, object], sweeps: Sequence[Sequence[dict]], profile: str) -> Table:
@@ -80,7 +87,7 @@ def settings_table(ours: Mapping[str, object], sweeps: Sequence[Sequence[dict]],
               "sinusoidal, " + ", ".join(cached(k) for k in ("layer_norm", "skip", "mlp"))],
              ["seeds", f"{PROFILES['paper'].sizes('fig3')['seeds']}", "as each cell says", seeds],
              ["step cap per run (ours)", "not in Table 1 (App. D.3: 50,000 for the hardest settings)",
-              f"{ours['max_steps']:g}", cached("max_steps")],
+              _step_cap_text(ours["max_steps"]), cached("max_steps")],
              ["evaluation every (ours)", "not stated", f"{ours['eval_every']:g} steps", f"{cached('eval_every')} steps"],
              ["attention (ours)", "not stated", "causal" if ours["causal"] else "bidirectional",
               "causal" if cached("causal") == "yes" else "bidirectional"],
@@ -270,7 +277,8 @@ def run_figure(records: Sequence[dict], T: int) -> Figure:
     for record in records:
         color = f"C{record['seed']}"
         ax_loss.plot(record["steps"], record["test_loss"], color=color, label=f"seed {record['seed']}")
-        ax_loss.axvline(record["escape_step"], color=color, ls=":", lw=1)
+        if record["escape_step"] is not None:  # a run cut short by a step cap may never escape
+            ax_loss.axvline(record["escape_step"], color=color, ls=":", lw=1)
     fraction = records[0]["settings"]["train"]["escape_fraction"] if "settings" in records[0] else ESCAPE_FRACTION
     ax_loss.axhline(fraction * records[0]["test_loss"][0], color="gray", lw=0.8, ls="--",
                     label=f"{fraction:g} x initial test loss")

@@ -147,6 +147,22 @@ def test_every_figure_renders_a_10pt_label_at_10px(rendered):
     assert {name: px for name, px in small.items() if px < MIN_LABEL_PX} == {}
 
 
+# Figures of cell outputs outside a numbered figure with a caption: MyST-NB wraps an output in one
+# when its cell carries `mystnb.figure` metadata (a caption and a name for {numref}).
+UNCAPTIONED_FIGURES = """() => Array.from(document.querySelectorAll('div.cell_output img')).filter(img => {
+        const figure = img.closest('figure');
+        const caption = figure && figure.querySelector('figcaption');
+        return !caption || !caption.querySelector('.caption-number')
+            || !(caption.querySelector('.caption-text') || {textContent: ''}).textContent.trim();
+    }).map(img => (img.currentSrc || img.src).split('/').pop())"""
+
+
+def test_every_figure_is_numbered_with_a_caption(rendered):
+    """Issue 23: every figure of a cell output is a numbered figure with a caption of our own (the
+    cell's ``mystnb.figure`` metadata), so that the text can refer to it."""
+    assert rendered.page.evaluate(UNCAPTIONED_FIGURES) == [], "figure cells without mystnb.figure metadata"
+
+
 # Display equations and code or output lines wider than their column.
 OVERFLOWING = """() => Array.from(document.querySelectorAll('main div.math, main pre'))
     .filter(el => el.scrollWidth > el.clientWidth + 1)
