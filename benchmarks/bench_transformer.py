@@ -14,13 +14,26 @@
 5. Four values of ``p`` packed into one ensemble of 12 members (3 seeds each,
    :mod:`sparse_attention_lab.experiments.packing`) against the four 3-seed ensembles one after
    the other, side by side (what ``--pack`` does to a sweep; on by default on CUDA only).
+6. The paper's own model (``w256_transformer``) at T 32-256, d 16 and 64: the step alone and the
+   step at the sweep's cadence (an evaluation and the attention probe every ``eval_every``
+   steps), before and after :func:`~sparse_attention_lab.hardware.reuse_freed_memory`, side by
+   side in one run (interleaved, best of 2), with the fraction of the matrix-multiply rate.
+
+On a CPU with one torch thread every timing is this process's CPU time (``time.process_time``):
+on a machine busy with other work it is what the run costs, where the wall clock also counts the
+waits for a core; the fractions of the matmul rate compare two timings of the same clock.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import inspect
+import platform
 import time
+from contextlib import nullcontext
 from dataclasses import replace
+from unittest import mock
 
 import torch
 
@@ -30,7 +43,19 @@ from sparse_attention_lab.experiments.regression import build
 from sparse_attention_lab.hardware import device, device_name
 from sparse_attention_lab.models import Transformer
 from sparse_attention_lab.profiles import PROFILES
+from sparse_attention_lab.training import trainer
+from sparse_attention_lab.training.probes import relevant_attention_probe
 from sparse_attention_lab.training.trainer import train
+
+
+def timed_by_cpu() -> bool:
+    """Whether :func:`clock` reads this process's CPU time (a CPU with one torch thread)."""
+    return device().type == "cpu" and torch.get_num_threads() == 1
+
+
+def clock() -> float:
+    """Seconds: this process's CPU time on a CPU with one torch thread, else the wall clock."""
+    return time.process_time() if timed_by_cpu() else time.perf_counter()
 
 
 def matmul_rate(n: int, k: int, m: int, repeats: int = 20) -> float:
@@ -40,12 +65,12 @@ def matmul_rate(n: int, k: int, m: int, repeats: int = 20) -> float:
     a @ b  # warm-up
     if dev.type == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start = clock()
     for _ in range(repeats):
         a @ b
     if dev.type == "cuda":
         torch.cuda.synchronize()
-    return 2 * n * k * m * repeats / (time.perf_counter() - start) / 1e9
+    return 2 * n * k * m * repeats / (clock() - start) / 1e9
 
 
 def training_rate(config: dict, seeds: list[int], steps: int, repeats: int = 1) -> tuple[float, float]:
@@ -63,9 +88,9 @@ def _timed(task, model_config, training, seeds: list[int], steps: int, repeats: 
     train(task, model_config, replace(training, max_steps=2, eval_every=2), seeds)  # warm-up
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         train(task, model_config, training, seeds)
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     rate = steps / min(times)
     length = task.seq_len if hasattr(task, "seq_len") else task.T  # recall: 2 n_pairs + 1 tokens
     flops = 3 * Transformer(model_config).flops_per_sequence(length) * training.batch_size * len(seeds)
@@ -92,9 +117,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=100, help="training steps per measurement")
     parser.add_argument("--ensemble", type=int, default=8, help="seeds trained at once")
-    parser.add_argument("--sections", default="12345", help="which of the sections 1-5 to run, e.g. 4")
+    parser.add_argument("--sections", default="123456", help="which of the sections 1-6 to run, e.g. 4")
     args = parser.parse_args()
-    print(f"device: {device_name()}; torch {torch.__version__}; {torch.get_num_threads()} torch threads")
+    timing = "the process's CPU time" if timed_by_cpu() else "the wall clock"
+    print(f"device: {device_name()}; torch {torch.__version__}; {torch.get_num_threads()} torch threads; "
+          f"timed by {timing}")
     ci = PROFILES["ci"].sizes("regression_transformer")
     settings = {"ci": {"T": 64, "d": 16}, "laptop": {"T": 128, "d": 32}, "paper": {"T": 256, "d": 64}}
 
@@ -146,6 +173,11 @@ def main() -> None:
         print(f"   one after the other: {args.steps / sequential:7.1f} steps/s of all 12 runs")
         print(f"   packed:              {args.steps / packed:7.1f} steps/s of all 12 runs -> speed-up x{sequential / packed:.2f}")
 
+    if "6" in args.sections:
+        print("\n6. the paper's model (width 256, 2 layers, 4 heads), one seed: before (glibc's default heap) "
+              "-> after (hardware.reuse_freed_memory); interleaved, best of 2")
+        paper_model_speed(max(2, args.steps // 10))
+
 
 def packing_speedup(configs: list[dict], seeds: list[int], repeats: int = 3) -> tuple[float, float]:
     """(seconds for ``configs`` trained one ensemble after the other, seconds for all of them packed
@@ -155,14 +187,76 @@ def packing_speedup(configs: list[dict], seeds: list[int], repeats: int = 3) -> 
     regression.run(*members)
     best = [float("inf"), float("inf")]
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         for config in configs:
             regression.run(config, seeds)
-        best[0] = min(best[0], time.perf_counter() - start)
-        start = time.perf_counter()
+        best[0] = min(best[0], clock() - start)
+        start = clock()
         regression.run(*members)
-        best[1] = min(best[1], time.perf_counter() - start)
+        best[1] = min(best[1], clock() - start)
     return best[0], best[1]
+
+
+def glibc_default_heap() -> bool:
+    """BEFORE, the reference of section 6: glibc's allocator as the library left it until
+    :func:`~sparse_attention_lab.hardware.reuse_freed_memory`, in its steady state (its dynamic
+    thresholds at their maximum: a block above 32 MiB is mapped afresh and unmapped when freed,
+    freed memory above 64 MiB goes back to the system). Swapped in for the trainer's call."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD
+    libc.mallopt(-1, 64 * 2**20)  # M_TRIM_THRESHOLD
+    libc.malloc_trim(0)
+    return True
+
+
+def seconds(config: dict, steps: int, before: bool) -> float:
+    """Seconds of :func:`regression.run` of ``config`` to ``steps`` steps, one seed, with glibc's
+    default heap (``before``) or the library's."""
+    with mock.patch.object(trainer, "reuse_freed_memory", glibc_default_heap) if before else nullcontext():
+        start = clock()
+        regression.run({**config, "max_steps": steps, "stop_margin": None, "progress": False}, [0])
+        return clock() - start
+
+
+def cadence_costs(config: dict, steps: int, before: bool) -> tuple[float, float]:
+    """(seconds of one training step alone, seconds per step at the sweep's cadence: ``eval_every``
+    steps, one evaluation of ``eval_size`` test and training sequences, one attention probe),
+    each the difference of two runs, so that building the model and the first evaluation cancel."""
+    alone = {**config, "eval_every": 2 * steps, "eval_size": 32, "probe_attention": False}
+    step = (seconds(alone, 2 * steps, before) - seconds(alone, steps, before)) / steps
+    every = config["eval_every"]
+    cycle = seconds(config, 2 * every, before) - seconds(config, every, before)
+    return step, cycle / every
+
+
+def paper_model_speed(steps: int, repeats: int = 2) -> None:
+    """Section 6: the paper's model before and after, interleaved, best of ``repeats``."""
+    if platform.libc_ver()[0] != "glibc":
+        print("   (glibc only: nothing to compare on this system)")
+        return
+    base = {**PROFILES["ci"].sizes("w256_transformer"), "probe_attention": True}
+    probed = inspect.signature(relevant_attention_probe).parameters["n_sequences"].default
+    peak = max(matmul_rate(1024, 1024, 1024) for _ in range(3))
+    print(f"   matmul rate {peak:.1f} GFLOP/s (1024^3, best of 3); eval_every {base['eval_every']}, "
+          f"eval_size {base['eval_size']}, probe {probed} sequences; times per training step")
+    for T in (32, 64, 128, 256):
+        for d in (16, 64):
+            config = {**base, "T": T, "d": d}
+            task, model_config, training = build(config)
+            flops = Transformer(model_config).flops_per_sequence(T)
+            step_flops = 3 * flops * training.batch_size
+            cycle_flops = (training.eval_every * step_flops + flops * (2 * training.eval_size + probed)) / training.eval_every
+            seconds(config, 2, False)  # warm-up
+            best = {before: (float("inf"), float("inf")) for before in (True, False)}
+            for _ in range(repeats):  # alternate, so that load from other work hits both alike
+                for before in best:
+                    costs = cadence_costs(config, steps, before)
+                    best[before] = tuple(min(a, b) for a, b in zip(best[before], costs, strict=True))
+            (step0, cycle0), (step1, cycle1) = best[True], best[False]
+            print(f"   T {T:3d}, d {d:2d}: step alone {1e3 * step0:6.1f} -> {1e3 * step1:6.1f} ms "
+                  f"({step_flops / step0 / 1e9 / peak:4.0%} -> {step_flops / step1 / 1e9 / peak:4.0%} of the matmul rate); "
+                  f"at the cadence {1e3 * cycle0:6.1f} -> {1e3 * cycle1:6.1f} ms "
+                  f"({cycle_flops / cycle0 / 1e9 / peak:4.0%} -> {cycle_flops / cycle1 / 1e9 / peak:4.0%})")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,43 @@ def test_attention_rows_sum_to_one_and_maps_do_not_change_output(config):
         assert (layer >= 0).all()
 
 
+FAST_PATH_OPTIONS = [
+    {},
+    {"readout_only": False},
+    {"layer_norm": True, "n_layers": 3},
+    {"skip": False, "mlp": False, "positional": False},
+    {"readout_position": "last", "position_join": "concat", "init": "pytorch"},
+    {"readout_position": "flagged", "n_heads": 1, "d_qk": 16},
+    {"input_kind": "onehot"},
+]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("options", FAST_PATH_OPTIONS)
+def test_fast_attention_gives_the_explicit_path_outputs_and_gradients(options, causal):
+    """``scaled_dot_product_attention`` (training, evaluation) against the explicit softmax that
+    returns the maps (probes): the same outputs and parameter gradients to float rounding."""
+    config = (onehot_config if options.get("input_kind") == "onehot" else vector_config)(**options, causal=causal)
+    model = Transformer(config, n_models=2, seeds=[1, 2])
+    if config.input_kind == "onehot":
+        x = torch.randint(0, 11, (2, 4, 9))
+    else:
+        x = torch.randn(2, 4, 9, 5)
+        x[..., -1] = (torch.arange(9) == 3).float()  # a flagged token for the "flagged" readout
+    target = torch.randn(2, 4, config.d_out)
+    outputs, gradients = [], []
+    for explicit in (False, True):
+        model.zero_grad()
+        y = model(x, return_attention=True)[0] if explicit else model(x)
+        (y - target).pow(2).sum().backward()
+        outputs.append(y.detach())
+        gradients.append({name: p.grad.clone() for name, p in model.named_parameters()})
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-5)
+    for name, grad in gradients[0].items():
+        torch.testing.assert_close(grad, gradients[1][name], atol=1e-5, rtol=1e-4, msg=name)
+    assert any(g.abs().sum() > 0 for g in gradients[0].values())
+
+
 def test_causal_mask_hides_the_future():
     model = Transformer(vector_config(causal=True), n_models=1)
     _, maps = model(torch.randn(1, 2, 6, 5), return_attention=True)

@@ -50,3 +50,10 @@ def test_the_fig9_sweep_run_writes_one_record_per_seed():
         run(config, [0], probe=object())
     with pytest.raises(ValueError, match="needs the fields"):
         run({k: v for k, v in config.items() if k != "eval_every"}, [0])
+
+
+def test_a_seed_that_never_escaped_gives_a_censored_ratio_with_no_direction():
+    ratio = theory_ratio([110.0, math.inf], 100.0)
+    assert ratio.censored and ratio.direction() == "unresolved"
+    assert ratio.plus_minus() == "no finite ratio (a run never crossed)"
+    assert gap_change(Ratio(1.1, 0.02), ratio).direction == "unresolved"

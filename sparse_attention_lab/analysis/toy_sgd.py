@@ -20,9 +20,12 @@ says only that the reduced dynamics depict SGD "quite accurately"; this is our r
 
 
 def theory_ratio(plateaus: Sequence[float], theory_plateau: float) -> Ratio:
-    """Mean SGD plateau over ``theory_plateau``, with the standard error of its log over seeds."""
+    """Mean SGD plateau over ``theory_plateau``, with the standard error of its log over seeds; an
+    infinite, censored ratio when a seed never escaped (a trial cut short by a step cap)."""
     if len(plateaus) < 2:
         raise ValueError(f"need at least two seeds' plateaus, got {len(plateaus)}.")
+    if not all(math.isfinite(p) for p in plateaus):
+        return Ratio(math.inf, math.inf, censored=True)
     return ratio_of_means([list(plateaus)], [[theory_plateau]])
 
 

@@ -22,6 +22,7 @@ from dataclasses import fields, replace
 
 from sparse_attention_lab.analysis.measurement import EMERGENCE_ACCURACY
 from sparse_attention_lab.experiments.packing import build_members
+from sparse_attention_lab.experiments.regression import TRAIN_FIELDS, train_config
 from sparse_attention_lab.models import TransformerConfig
 from sparse_attention_lab.profiles import Profile
 from sparse_attention_lab.tasks import AssociativeRecall, checks
@@ -32,7 +33,6 @@ TASK_FIELDS = ("n_pairs", "n_tokens", "B", "p", "placement", "task_seed")
 MODEL_FIELDS = tuple(
     f.name for f in fields(TransformerConfig) if f.name not in ("d_in", "d_out", "input_kind")
 )
-TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
 
 DEFAULTS: dict = {
     "n_pairs": 32, "n_tokens": 256, "B": 1.0, "p": 0.0, "placement": "at_least_once", "task_seed": 0,
@@ -62,8 +62,7 @@ def build(config: dict) -> tuple[AssociativeRecall, TransformerConfig, TrainConf
         d_in=task.n_tokens, d_out=task.n_tokens, input_kind="onehot",
         **{k: merged[k] for k in MODEL_FIELDS if k in merged},
     )
-    training = TrainConfig(**{k: merged[k] for k in TRAIN_FIELDS if k in merged})
-    return task, model, training
+    return task, model, train_config(merged)
 
 
 def run(

@@ -68,8 +68,13 @@ def build(config: dict) -> tuple[SingleLocationRegression, TransformerConfig, Tr
     model = TransformerConfig(
         d_in=task.input_dim, d_out=task.d, **{k: merged[k] for k in MODEL_FIELDS if k in merged}
     )
-    training = TrainConfig(**{k: merged[k] for k in TRAIN_FIELDS if k in merged})
-    return task, model, training
+    return task, model, train_config(merged)
+
+
+def train_config(merged: dict) -> TrainConfig:
+    """The :class:`TrainConfig` of a config merged with its experiment's defaults (its
+    :data:`TRAIN_FIELDS`; the others belong to the task, the model or the run)."""
+    return TrainConfig(**{k: merged[k] for k in TRAIN_FIELDS if k in merged})
 
 
 def run(

@@ -23,7 +23,8 @@ generator, divergence is read only at evaluations, Adam is fused. ``torch.compil
 graphs are not used: every config of a sweep has its own shapes (compiling costs tens of
 seconds per shape, about what a short run takes), and a graph needs static inputs and rules
 out the per-member schedules. Whether the host time left would make them pay is what the
-``host_ms_per_step`` of ``benchmarks/device_check.py`` measures.
+``host_ms_per_step`` of ``benchmarks/device_check.py`` measures. On a CPU the allocator keeps
+freed memory for the next step and evaluation (:func:`~sparse_attention_lab.hardware.reuse_freed_memory`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from sparse_attention_lab.analysis.measurement import ESCAPE_FRACTION
-from sparse_attention_lab.hardware import capped_steps, data_stream, device_name
+from sparse_attention_lab.hardware import capped_steps, data_stream, device_name, reuse_freed_memory
 from sparse_attention_lab.hardware import device as pick_device
 from sparse_attention_lab.measure import escape_step
 from sparse_attention_lab.models import Transformer, TransformerConfig
@@ -307,6 +308,8 @@ def train(
     c = replace(train_config, max_steps=capped_steps(train_config.max_steps))
     dev = pick_device(c.device)
     data_dev = pick_device(c.data_device) if c.data_device is not None else dev
+    if dev.type == "cpu":  # no page faults for every large activation (the paper's width, long T)
+        reuse_freed_memory()
     E = len(seeds)
     model = Transformer(model_config, E, [stream_seed(s, 0) for s in seeds]).to(dev)
     if c.optimizer == "adam":  # fused: one kernel for the whole update on CUDA
