@@ -76,16 +76,8 @@ def slow_sweep(profile) -> list[dict]:
     return [{"T": T, "max_steps": 100, "sleep": 0.3} for T in (2, 4, 8, 16, 32, 64)]
 
 
-def slower_sweep(profile) -> list[dict]:
-    """Six configs of a second each: a signal sent after the first run lands with seconds to spare,
-    even on a busy machine."""
-    return [{**config, "sleep": 1.0} for config in slow_sweep(profile)]
-
-
 def registry() -> dict:
-    """The named sweeps "fake", "slow" and "slower", trained by :func:`fake_run`, in place of the
-    experiments'."""
+    """The named sweeps "fake" and "slow", trained by :func:`fake_run`, in place of the experiments'."""
     from sparse_attention_lab.experiments import Sweep
 
-    return {"fake": Sweep("fake", fake_sweep, fake_run), "slow": Sweep("slow", slow_sweep, fake_run),
-            "slower": Sweep("slower", slower_sweep, fake_run)}
+    return {"fake": Sweep("fake", fake_sweep, fake_run), "slow": Sweep("slow", slow_sweep, fake_run)}

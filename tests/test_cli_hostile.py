@@ -130,7 +130,7 @@ def test_a_signal_ends_a_sweep_with_one_line(sig, phrase, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HELPERS), str(REPO)]), "OMP_NUM_THREADS": "1"}
     code = ("import sys, sparse_attention_lab.experiments as e, sweep_helpers; e.SWEEPS = sweep_helpers.registry(); "
             "from sparse_attention_lab.__main__ import main; sys.exit(main(sys.argv[1:]))")
-    process = subprocess.Popen([sys.executable, "-c", code, "sweep", "slower", "--profile", "ci", "--out", str(out)],
+    process = subprocess.Popen([sys.executable, "-c", code, "sweep", "slow", "--profile", "ci", "--out", str(out)],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or not out.read_bytes()):
