@@ -130,8 +130,11 @@ def test_a_signal_ends_a_sweep_with_one_line(sig, phrase, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HELPERS), str(REPO)]), "OMP_NUM_THREADS": "1"}
     code = ("import sys, sparse_attention_lab.experiments as e, sweep_helpers; e.SWEEPS = sweep_helpers.registry(); "
             "from sparse_attention_lab.__main__ import main; sys.exit(main(sys.argv[1:]))")
+    # a shell that starts jobs in the background (CI under nohup, `cmd &`) hands them SIGINT ignored:
+    # restore the default, as a terminal would, so that Python turns it into KeyboardInterrupt
     process = subprocess.Popen([sys.executable, "-c", code, "sweep", "slow", "--profile", "ci", "--out", str(out)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or not out.read_bytes()):
         time.sleep(0.05)  # at least one run written: the sweep is under way
