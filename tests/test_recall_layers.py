@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sparse_attention_lab.analysis import recall as recall_analysis
-from sparse_attention_lab.experiments import recall_layers
+from sparse_attention_lab.experiments import recall, recall_layers
 from sparse_attention_lab.profiles import PROFILES
 
 TINY = {"n_pairs": 3, "n_tokens": 8, "n_layers": 4, "n_heads": 2, "d_model": 16, "d_qk": 8, "mlp_factor": 2,
@@ -35,11 +35,24 @@ def test_emergence_by_threshold_is_ordered():
 def test_sweeps_are_four_layers_and_reach_the_issue_sizes(name):
     configs = recall_layers.SWEEPS[name](PROFILES["laptop"])
     assert all(c["n_layers"] == 4 and c["d_model"] >= 64 for c in configs)
-    if name == "ar_deep":
+    if name in ("ar_deep", "ar_w256"):
         assert max(c["n_pairs"] for c in configs) >= 16 and max(c["n_tokens"] for c in configs) >= 128
         assert configs[0]["n_pairs"] == min(c["n_pairs"] for c in configs)
+    elif name == "ar_w256_lr":
+        assert {c["lr"] for c in configs} == {1e-5, 3e-5, 1e-4}  # Fig. 4's rates
     else:
         assert {(c["B"] > 1, c["p"] > 0) for c in configs} == {(False, False), (True, False), (False, True)}
+
+
+def test_width_256_sweeps_are_the_papers_model():
+    """Table 1's associative-recall model and rate; the grid is ordered by the paper's law."""
+    grid = recall_layers.ar_w256(PROFILES["laptop"])
+    for c in grid + recall_layers.ar_w256_lr(PROFILES["laptop"]):
+        c = recall.full_config({"config": c})
+        assert (c["n_layers"], c["n_heads"], c["d_model"], c["d_qk"], c["layer_norm"]) == (4, 4, 256, 64, True)
+    assert {c["lr"] for c in grid} == {1e-4}
+    law = [c["n_tokens"] ** 0.79 * c["n_pairs"] ** 2.25 for c in grid]
+    assert law == sorted(law) and len(grid) == 9
 
 
 def test_threshold_fits_recover_a_law():

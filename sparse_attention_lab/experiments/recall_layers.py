@@ -11,6 +11,10 @@ query on the matching value (``record["probes"]["copy"]`` and ``["selection"]``,
   (:func:`~sparse_attention_lab.analysis.recall.threshold_steps`); cheap settings first.
 - ``ar_deep_long``: one ``B > 1`` and one ``p > 0`` run (and the ``B = 1, p = 0`` baseline)
   trained a fixed, long number of steps, to see whether test accuracy dips and recovers (Fig. 5).
+- ``ar_w256``: the same emergence grid with the paper's own model (Table 1: width 256, ``d_qk`` 64,
+  Adam 1e-4), trained until 50% test accuracy; cheap settings first.
+- ``ar_w256_lr``: Fig. 4's rate tuning, {1e-5, 3e-5, 1e-4}, raced on two cells of that grid with
+  paired seeds, to ask whether a lower rate than the grid's 1e-4 would emerge sooner.
 """
 
 from __future__ import annotations
@@ -67,4 +71,27 @@ def ar_deep_long(profile: Profile) -> list[dict]:
     return [{**base, "B": 1.0, "p": 0.0}, {**base, "B": float(s["B"]), "p": 0.0}, {**base, "B": 1.0, "p": float(s["p"])}]
 
 
-SWEEPS: dict[str, Callable[[Profile], list[dict]]] = {"ar_deep": ar_deep, "ar_deep_long": ar_deep_long}
+def _w256(profile: Profile) -> dict:
+    return {**profile.sizes("recall_transformer"), **profile.sizes("ar_w256_model")}
+
+
+def ar_w256(profile: Profile) -> list[dict]:
+    """Fig. 4's emergence grid at the paper's width (``n_pairs < n_tokens``), cheapest first: the
+    paper's law 0.55 N_tokens^0.79 N_pairs^2.25 orders the cells."""
+    s = profile.sizes("ar_w256")
+    configs = [{**_w256(profile), "n_pairs": n_pairs, "n_tokens": n_tokens}
+               for n_pairs in s["n_pairs"] for n_tokens in s["n_tokens"] if n_pairs < n_tokens]
+    return sorted(configs, key=lambda c: c["n_tokens"] ** 0.79 * c["n_pairs"] ** 2.25)
+
+
+def ar_w256_lr(profile: Profile) -> list[dict]:
+    """Fig. 4's rates on the cells of ``ar_w256_lr``: every rate at every cell, cheapest cell first,
+    the grid's rate first within a cell (the others are compared with it, seed by seed)."""
+    s = profile.sizes("ar_w256_lr")
+    return [{**_w256(profile), "n_pairs": n_pairs, "n_tokens": n_tokens, "lr": lr, "max_steps": s["max_steps"]}
+            for n_pairs, n_tokens in s["cells"] for lr in s["lr"]]
+
+
+SWEEPS: dict[str, Callable[[Profile], list[dict]]] = {
+    "ar_deep": ar_deep, "ar_deep_long": ar_deep_long, "ar_w256": ar_w256, "ar_w256_lr": ar_w256_lr,
+}
