@@ -40,6 +40,8 @@ def test_sweeps_are_four_layers_and_reach_the_issue_sizes(name):
         assert configs[0]["n_pairs"] == min(c["n_pairs"] for c in configs)
     elif name == "ar_w256_lr":
         assert {c["lr"] for c in configs} == {1e-5, 3e-5, 1e-4}  # Fig. 4's rates
+        grid = recall_layers.ar_w256(PROFILES["laptop"])
+        assert [c for c in configs if c["lr"] == 1e-4] == [c for c in grid if c in configs]  # the grid's own runs
     else:
         assert {(c["B"] > 1, c["p"] > 0) for c in configs} == {(False, False), (True, False), (False, True)}
 
@@ -68,3 +70,33 @@ def test_threshold_fits_recover_a_law():
     assert fits[0.05].exponents["n_pairs"] == pytest.approx(2, abs=0.05)
     assert fits[0.05].exponents["n_tokens"] == pytest.approx(0.5, abs=0.05)
     assert recall_analysis.threshold_fits(records[:3], thresholds=(0.05,)) == {}
+
+
+def _rate_run(lr, seed, emerged_at, last=4000):
+    steps = list(range(0, last + 1, 100))
+    acc = [0.0 if s < emerged_at else 0.6 for s in steps]
+    return {"config": {"n_pairs": 4, "n_tokens": 64, "lr": lr}, "seed": seed, "steps": steps, "test_acc": acc}
+
+
+def test_rate_ratios_pair_seeds_and_bound_what_never_emerged():
+    records = [_rate_run(1e-4, s, 1000 + 100 * s) for s in range(3)]
+    records += [_rate_run(3e-5, s, 3000 + 100 * s) for s in range(3)]
+    records += [_rate_run(1e-5, s, 10**9) for s in range(3)]  # never within 4000 steps
+    ratios = recall_analysis.rate_ratios(records, 0.5, reference=1e-4)
+    slow = ratios[(4, 64, 3e-5)]
+    assert not slow.censored and recall_analysis.rate_reading(slow) == "slower"
+    assert 2.5 < slow.value < 3.0
+    bound = ratios[(4, 64, 1e-5)]
+    assert bound.censored and bound.value == pytest.approx(4000 / 1100, rel=0.05)
+    assert recall_analysis.rate_reading(bound) == "slower"
+
+
+def test_rate_reading_needs_two_standard_errors_and_a_bound_never_reads_faster():
+    # the means point one way, the seeds do not resolve it
+    records = [_rate_run(1e-4, s, e) for s, e in enumerate((1000, 2000, 1500))]
+    records += [_rate_run(3e-5, s, e) for s, e in enumerate((900, 2300, 1200))]
+    assert recall_analysis.rate_reading(recall_analysis.rate_ratios(records, 0.5, 1e-4)[(4, 64, 3e-5)]) == "unresolved"
+    from sparse_attention_lab.analysis.verdicts import Ratio
+    assert recall_analysis.rate_reading(Ratio(0.5, 0.01, censored=True)) == "unresolved"
+    assert recall_analysis.rate_reading(Ratio(0.5, 0.01)) == "faster"
+    assert recall_analysis.rate_reading(None) == "unresolved"

@@ -17,6 +17,8 @@ the late rise.
   :func:`~sparse_attention_lab.experiments.recall_summary.run_with_query_kinds`);
 - :func:`half_rise_step`: when an attention probe covers half of its rise (copy against selection);
 - :func:`largest_drop`: how far a curve ever falls below its running maximum (a dip to recover from);
+- :func:`rate_ratios`: Fig. 4's learning-rate tuning, each rate's emergence step over the
+  reference rate's, paired by seed (a run that never emerged counts at its last step, a bound);
 - :func:`late_rise`: the paper's grokking-like pattern under strong repetition, "test accuracy
   eventually starts to increase late in training" (Sec. 3.2), read on a mean curve by one rule.
 """
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sparse_attention_lab.analysis.measurement import EMERGENCE_ACCURACY
-from sparse_attention_lab.analysis.verdicts import Ratio, paired_ratio
+from sparse_attention_lab.analysis.verdicts import Ratio, paired_ratio, ratio_of_means
 from sparse_attention_lab.experiments import recall
 from sparse_attention_lab.experiments.recall_summary import setting_of
 from sparse_attention_lab.fitting import PowerLawFit, bootstrap_stderr, fit_power_law
@@ -82,6 +84,44 @@ def repetition_speedups(records: Iterable[dict], accuracy: float, curve: str = "
             continue
         out[setting] = paired_ratio(steps[REFERENCE], mine)
     return out
+
+
+def rate_ratios(records: Iterable[dict], accuracy: float, reference: float) -> dict[tuple[int, int, float], Ratio | None]:
+    """Per ``(n_pairs, n_tokens, lr)`` with ``lr != reference``: the emergence step at ``accuracy``
+    over that of the ``reference`` rate in the same cell, paired by seed (a ratio above 1: the rate
+    is slower). A run that never reached ``accuracy`` counts at its last step and marks the ratio
+    ``censored``: a lower bound when only the other rate's runs never emerged, meaningless (``None``)
+    when the reference's did not; ``None`` too with fewer than two paired seeds."""
+    steps: dict[tuple, dict[int, tuple[float, bool]]] = {}
+    for record in records:
+        c = recall.full_config(record)
+        step = escape_step(record, accuracy=accuracy)
+        capped = not math.isfinite(step)
+        steps.setdefault((c["n_pairs"], c["n_tokens"], c["lr"]), {})[record["seed"]] = (
+            float(record["steps"][-1]) if capped else step, capped)
+    out: dict[tuple[int, int, float], Ratio | None] = {}
+    for (n_pairs, n_tokens, lr), mine in sorted(steps.items()):
+        base = steps.get((n_pairs, n_tokens, reference))
+        if lr == reference or base is None:
+            continue
+        seeds = sorted(set(mine) & set(base))
+        if len(seeds) < 2 or any(base[s][1] for s in seeds):
+            out[(n_pairs, n_tokens, lr)] = None
+            continue
+        ratio = ratio_of_means([[mine[s][0] for s in seeds]], [[base[s][0] for s in seeds]], paired=True)
+        out[(n_pairs, n_tokens, lr)] = Ratio(ratio.value, ratio.log_stderr, censored=any(mine[s][1] for s in seeds))
+    return out
+
+
+def rate_reading(ratio: Ratio | None) -> str:
+    """``"slower"``, ``"faster"`` or ``"unresolved"`` for a :func:`rate_ratios` ratio, by the
+    two-SE rule; a censored ratio is a lower bound, so it can only read ``"slower"``."""
+    if ratio is None:
+        return "unresolved"
+    side = ratio.direction()
+    if side == "above":
+        return "slower"
+    return "faster" if side == "below" and not ratio.censored else "unresolved"
 
 
 LEARNED = 0.9

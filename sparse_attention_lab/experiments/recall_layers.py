@@ -85,11 +85,15 @@ def ar_w256(profile: Profile) -> list[dict]:
 
 
 def ar_w256_lr(profile: Profile) -> list[dict]:
-    """Fig. 4's rates on the cells of ``ar_w256_lr``: every rate at every cell, cheapest cell first,
-    the grid's rate first within a cell (the others are compared with it, seed by seed)."""
+    """Fig. 4's rates on the cells of ``ar_w256_lr``, cheapest cell first: the grid's own runs at
+    its rate (the same configs as ``ar_w256``, so they can be copied in), then each lower rate
+    with the sweep's own step cap; the lower rates are compared with the grid's, seed by seed."""
     s = profile.sizes("ar_w256_lr")
-    return [{**_w256(profile), "n_pairs": n_pairs, "n_tokens": n_tokens, "lr": lr, "max_steps": s["max_steps"]}
-            for n_pairs, n_tokens in s["cells"] for lr in s["lr"]]
+    grid = {(c["n_pairs"], c["n_tokens"]): c for c in ar_w256(profile)}
+    configs = []
+    for cell in map(tuple, s["cells"]):
+        configs += [grid[cell]] + [{**grid[cell], "lr": lr, "max_steps": s["max_steps"]} for lr in s["lr"]]
+    return configs
 
 
 SWEEPS: dict[str, Callable[[Profile], list[dict]]] = {

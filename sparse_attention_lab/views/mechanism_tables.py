@@ -25,6 +25,8 @@ from sparse_attention_lab.analysis.mechanism import loss_rise
 from sparse_attention_lab.analysis.recall import (
     THRESHOLDS,
     late_rise,
+    rate_ratios,
+    rate_reading,
     threshold_fits,
     threshold_steps,
 )
@@ -202,11 +204,13 @@ def _mean_or_never(steps: Sequence[float]) -> str:
     return f"{np.mean(finite):.0f}" + (f" ({len(steps) - len(finite)} never)" if len(finite) < len(steps) else "")
 
 
-def deep_recall_report(records: Sequence[dict]) -> list[Table]:
-    """4-layer recall: progress of the sweep and emergence against the threshold (figure, shown), then,
-    returned for a cell of their own, the table of emergence steps and the power law of the emergence step
-    at each threshold (:func:`~sparse_attention_lab.analysis.recall.threshold_fits`) beside the paper's."""
-    sweep_progress("ar_deep", records)
+def deep_recall_report(records: Sequence[dict], sweep: str = "ar_deep") -> list[Table]:
+    """4-layer recall (sweep ``sweep``): progress of the sweep and emergence against the threshold
+    (figure, shown), then, returned for a cell of their own, the table of emergence steps and the
+    power law of the emergence step at each threshold
+    (:func:`~sparse_attention_lab.analysis.recall.threshold_fits`) beside the paper's."""
+    sweep_progress(sweep, records)
+    widths = "/".join(str(w) for w in sorted({recall.full_config(r)["d_model"] for r in records}))
     recall_layer_views.emergence_against_threshold(records)
     plt.show()
     rows = threshold_steps(records)
@@ -216,7 +220,7 @@ def deep_recall_report(records: Sequence[dict]) -> list[Table]:
         table.append([n_pairs, n_tokens, len(sub), f"{100 / n_pairs:.0f}%",
                       *(_mean_or_never([r[f"acc_{t:g}"] for r in sub]) for t in THRESHOLDS)])
     tables = [Table(["N_pairs", "N_tokens", "seeds", "1 / N_pairs", *[f"{100 * t:g}%" for t in THRESHOLDS]],
-                    table, caption="Emergence step (mean over seeds) at each test-accuracy threshold, 4 layers, width 64.")]
+                    table, caption=f"Emergence step (mean over seeds) at each test-accuracy threshold, 4 layers, width {widths}.")]
     fig4 = paper.law("Fig. 4 right")
     law = fig4.values
     fits = [[f"{100 * t:g}%", str(fit), f"{fit.exponents['n_pairs']:.2f} ± {fit.stderr['n_pairs']:.2f}",
@@ -229,6 +233,38 @@ def deep_recall_report(records: Sequence[dict]) -> list[Table]:
                                      f"{law['n_pairs']:.2f}", f"{law['n_tokens']:.2f}", f"{fig4.r2:.3f}"]],
                             caption="Power law of the emergence step at each threshold (over the runs that reached it)."))
     return tables
+
+
+def _cell_rate(record: dict) -> tuple[int, int, float]:
+    c = recall.full_config(record)
+    return c["n_pairs"], c["n_tokens"], c["lr"]
+
+
+def rate_table(records: Sequence[dict], reference: float, accuracies: Sequence[float]) -> Table:
+    """Fig. 4's rate tuning: per cell and rate, the emergence step at each of ``accuracies`` (mean
+    over seeds) and its ratio to the ``reference`` rate's, paired by seed, with the two-SE reading
+    (:func:`~sparse_attention_lab.analysis.recall.rate_ratios`, :func:`~.rate_reading`)."""
+    ratios = {a: rate_ratios(records, a, reference) for a in accuracies}
+    cells = sorted({_cell_rate(r) for r in records},
+                   key=lambda k: (k[0], k[1], k[2] != reference, -k[2]))
+    rows = []
+    for n_pairs, n_tokens, lr in cells:
+        mine = [r for r in records if _cell_rate(r) == (n_pairs, n_tokens, lr)]
+        row = [n_pairs, n_tokens, f"{lr:g}", len(mine)]
+        for a in accuracies:
+            row.append(_mean_or_never([escape_step(r, accuracy=a) for r in mine]))
+            if lr == reference:
+                row.append("reference")
+            else:
+                ratio = ratios[a].get((n_pairs, n_tokens, lr))
+                row.append("-" if ratio is None else f"{'≥ ' if ratio.censored else ''}{ratio.plus_minus()}: "
+                           f"{rate_reading(ratio)}")
+        rows.append(row)
+    head = [h for a in accuracies for h in (f"{100 * a:g}% at step", f"{100 * a:g}%: step / lr {reference:g}'s")]
+    return Table(["N_pairs", "N_tokens", "lr", "seeds", *head], rows,
+                 caption=f"Fig. 4's rates against {reference:g}: emergence step (mean over seeds; 'never' within the "
+                         "cap) and the ratio to the reference, paired by seed (± one SE); slower or faster only "
+                         "beyond two SE, and a run that never emerged makes the ratio a lower bound (≥).")
 
 
 def induction_head_table(records: Sequence[dict]) -> Table:
