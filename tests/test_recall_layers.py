@@ -100,3 +100,26 @@ def test_rate_reading_needs_two_standard_errors_and_a_bound_never_reads_faster()
     assert recall_analysis.rate_reading(Ratio(0.5, 0.01, censored=True)) == "unresolved"
     assert recall_analysis.rate_reading(Ratio(0.5, 0.01)) == "faster"
     assert recall_analysis.rate_reading(None) == "unresolved"
+
+
+def _costed_run(n_pairs, n_tokens, seed, steps, per_step):
+    return {"config": {"n_pairs": n_pairs, "n_tokens": n_tokens, "lr": 1e-4, "max_steps": 10**6}, "seed": seed,
+            "steps": [0, steps], "test_acc": [0.0, 1.0],
+            "provenance": {"job_wall_time_s": 2 * steps * per_step, "job_seeds": [0, 1]}}
+
+
+def test_cost_left_scales_the_papers_law_to_the_finished_runs():
+    from sparse_attention_lab.analysis.paper import law
+
+    steps = law("Fig. 4 right").steps
+    # finished runs train exactly twice the law; a step costs 0.01 s per token of the sequence
+    records = [_costed_run(n, 32, seed, 2 * steps(n_tokens=32, n_pairs=n), 0.01 * (2 * n + 1))
+               for n in (4, 8) for seed in (0, 1)]
+    plan = [{"n_pairs": n, "n_tokens": 32, "lr": 1e-4, "max_steps": 10**6} for n in (4, 8, 16)]
+    cost = recall_analysis.cost_left(records, plan, seeds=2)
+    assert cost.law_factor == pytest.approx(2)
+    assert cost.runs == 2 and set(cost.by_cell) == {(16, 32)}
+    expected = 2 * 2 * steps(n_tokens=32, n_pairs=16) * 0.01 * 33 / 3600
+    assert cost.hours == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="two values of n_pairs"):
+        recall_analysis.cost_left(records[:2], plan, seeds=2)
