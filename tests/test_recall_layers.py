@@ -123,3 +123,16 @@ def test_cost_left_scales_the_papers_law_to_the_finished_runs():
     assert cost.hours == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match="two values of n_pairs"):
         recall_analysis.cost_left(records[:2], plan, seeds=2)
+
+
+def test_threshold_fits_leave_out_runs_that_start_above_the_threshold():
+    records = []
+    for n_pairs in (4, 8):
+        for n_tokens in (32, 64):
+            emergence = 2 * n_pairs**2 * n_tokens**0.5
+            steps = list(np.linspace(0, 3 * emergence, 200))
+            records.append({"config": {"n_pairs": n_pairs, "n_tokens": n_tokens}, "seed": 0, "steps": steps,
+                            "test_acc": [0.5 * (s >= emergence) for s in steps]})
+    records.append({"config": {"n_pairs": 4, "n_tokens": 32}, "seed": 1, "steps": [0, 10], "test_acc": [0.2, 0.6]})
+    fit = recall_analysis.threshold_fits(records, thresholds=(0.1,))[0.1]
+    assert fit.exponents["n_pairs"] == pytest.approx(2, abs=0.05)

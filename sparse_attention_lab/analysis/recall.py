@@ -245,11 +245,12 @@ def threshold_steps(records: Iterable[dict], thresholds: Sequence[float] = THRES
 
 def threshold_fits(records: Iterable[dict], thresholds: Sequence[float] = THRESHOLDS) -> dict[float, PowerLawFit]:
     """Per threshold, the power law of the emergence step in ``n_pairs`` and ``n_tokens`` over the
-    runs that reached it (App. D.2); thresholds with fewer than 4 such runs are left out."""
+    runs that reached it after step 0 (a run that starts above the threshold has nothing to time;
+    App. D.2); thresholds with fewer than 4 such runs are left out."""
     rows = threshold_steps(records, thresholds)
     fits = {}
     for level in thresholds:
-        reached = [row for row in rows if math.isfinite(row[f"acc_{level:g}"])]
+        reached = [row for row in rows if 0 < row[f"acc_{level:g}"] < math.inf]
         if len(reached) >= 4 and len({r["n_pairs"] for r in reached}) > 1 and len({r["n_tokens"] for r in reached}) > 1:
             fits[level] = fit_power_law([r[f"acc_{level:g}"] for r in reached],
                                         n_tokens=[r["n_tokens"] for r in reached],
