@@ -136,3 +136,11 @@ def test_threshold_fits_leave_out_runs_that_start_above_the_threshold():
     records.append({"config": {"n_pairs": 4, "n_tokens": 32}, "seed": 1, "steps": [0, 10], "test_acc": [0.2, 0.6]})
     fit = recall_analysis.threshold_fits(records, thresholds=(0.1,))[0.1]
     assert fit.exponents["n_pairs"] == pytest.approx(2, abs=0.05)
+
+
+def test_cost_left_takes_any_law():
+    records = [_costed_run(n, 32, seed, 100 * n, 0.01) for n in (4, 8) for seed in (0, 1)]
+    plan = [{"n_pairs": 16, "n_tokens": 32, "lr": 1e-4, "max_steps": 1000}]
+    cost = recall_analysis.cost_left(records, plan, seeds=2, law=lambda n_tokens, n_pairs: 50 * n_pairs)
+    assert cost.law_factor == pytest.approx(2)
+    assert cost.steps == pytest.approx(2 * 1000)  # 2 x 50 x 16 = 1600 steps, held at the cap of 1000

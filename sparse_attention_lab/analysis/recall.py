@@ -19,8 +19,8 @@ the late rise.
 - :func:`largest_drop`: how far a curve ever falls below its running maximum (a dip to recover from);
 - :func:`rate_ratios`: Fig. 4's learning-rate tuning, each rate's emergence step over the
   reference rate's, paired by seed (a run that never emerged counts at its last step, a bound);
-- :func:`cost_left`: the CPU time a grid's missing runs will take, from the paper's law scaled
-  to the finished runs;
+- :func:`cost_left`: the CPU time a grid's missing runs will take, from a law (the paper's, or
+  one fitted on the finished runs) scaled to the finished runs;
 - :func:`late_rise`: the paper's grokking-like pattern under strong repetition, "test accuracy
   eventually starts to increase late in training" (Sec. 3.2), read on a mean curve by one rule.
 """
@@ -28,7 +28,7 @@ the late rise.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,22 +134,24 @@ class CostLeft:
     runs: int                      # runs missing
     steps: float                   # training steps they will take, all runs
     hours: float                   # CPU hours, one core, seeds trained together as the sweep does
-    law_factor: float              # steps trained / the paper's Fig. 4 law, geometric mean over finished runs
+    law_factor: float              # steps trained / the law, geometric mean over finished runs
     by_cell: dict[tuple[int, int], float]  # hours per (n_pairs, n_tokens), all its missing seeds
 
 
-def cost_left(records: Sequence[dict], plan: Sequence[dict], seeds: int) -> CostLeft:
+def cost_left(records: Sequence[dict], plan: Sequence[dict], seeds: int,
+              law: Callable[..., float] | None = None) -> CostLeft:
     """The cost of the runs of ``plan`` (configs, ``seeds`` each) not in ``records``: a missing
-    run trains ``law_factor`` times the paper's Fig. 4 law (0.55 N_tokens^0.79 N_pairs^2.25, at
-    most its cap), ``law_factor`` being what the finished runs trained over the law (their stop
-    margin included); the seconds per step per run are a straight line in the sequence length
-    ``2 N_pairs + 1`` through the finished runs' (from their job's wall time over its seeds)."""
-    law = paper_law("Fig. 4 right").steps
+    run trains ``law_factor`` times ``law(n_tokens=..., n_pairs=...)`` steps (default: the paper's
+    Fig. 4 law, 0.55 N_tokens^0.79 N_pairs^2.25), at most its cap, ``law_factor`` being what the
+    finished runs trained over the law (their stop margin included); the seconds per step per run
+    are a straight line in the sequence length ``2 N_pairs + 1`` through the finished runs' (from
+    their job's wall time over its seeds)."""
+    law = law or paper_law("Fig. 4 right").steps
     finished = [r for r in records if r["steps"]]
     if len({recall.full_config(r)["n_pairs"] for r in finished}) < 2:
         raise ValueError("cost_left needs finished runs at two values of n_pairs or more.")
     cells = [recall.full_config(r) for r in finished]
-    factor = math.exp(np.mean([math.log(r["steps"][-1] / law(n_tokens=c["n_tokens"], n_pairs=c["n_pairs"]))
+    factor = math.exp(np.mean([math.log(r["steps"][-1] / float(law(n_tokens=c["n_tokens"], n_pairs=c["n_pairs"])))
                                for r, c in zip(finished, cells, strict=True)]))
     length = np.array([2 * c["n_pairs"] + 1 for c in cells], float)
     per_step = np.array([r["provenance"]["job_wall_time_s"] / len(r["provenance"]["job_seeds"]) / r["steps"][-1]
@@ -161,7 +163,7 @@ def cost_left(records: Sequence[dict], plan: Sequence[dict], seeds: int) -> Cost
     for config in plan:
         c = recall.full_config({"config": config})
         missing = sum((c["n_pairs"], c["n_tokens"], c["lr"], seed) not in done for seed in range(seeds))
-        run_steps = min(c["max_steps"], factor * law(n_tokens=c["n_tokens"], n_pairs=c["n_pairs"]))
+        run_steps = min(c["max_steps"], factor * float(law(n_tokens=c["n_tokens"], n_pairs=c["n_pairs"])))
         cell_hours = missing * run_steps * (intercept + slope * (2 * c["n_pairs"] + 1)) / 3600
         if missing:
             by_cell[(c["n_pairs"], c["n_tokens"])] = cell_hours

@@ -24,6 +24,7 @@ from sparse_attention_lab.analysis.measurement import (
 from sparse_attention_lab.analysis.mechanism import loss_rise
 from sparse_attention_lab.analysis.recall import (
     THRESHOLDS,
+    CostLeft,
     late_rise,
     rate_ratios,
     rate_reading,
@@ -265,6 +266,19 @@ def rate_table(records: Sequence[dict], reference: float, accuracies: Sequence[f
                  caption=f"Fig. 4's rates against {reference:g}: emergence step (mean over seeds; 'never' within the "
                          "cap) and the ratio to the reference, paired by seed (± one SE); slower or faster only "
                          "beyond two SE, and a run that never emerged makes the ratio a lower bound (≥).")
+
+
+def cost_table(costs: dict[str, CostLeft]) -> Table:
+    """The CPU hours the missing runs of a grid will take, cell by cell, one column per forecast
+    (:func:`~sparse_attention_lab.analysis.recall.cost_left` under each named law), side by side."""
+    first = next(iter(costs.values()))
+    rows = [[n_pairs, n_tokens, *(f"{cost.by_cell[(n_pairs, n_tokens)]:.1f}" for cost in costs.values())]
+            for n_pairs, n_tokens in first.by_cell]
+    rows.append([f"all ({first.runs} runs)", "", *(f"{cost.hours:.1f}" for cost in costs.values())])
+    factors = "; ".join(f"{name}: ×{cost.law_factor:.2f}" for name, cost in costs.items())
+    return Table(["N_pairs", "N_tokens", *(f"CPU hours, {name}" for name in costs)], rows,
+                 caption=f"The runs left, forecast on one core of this machine: each law times what the finished runs "
+                         f"trained over it ({factors}), at their seconds per step.")
 
 
 def induction_head_table(records: Sequence[dict]) -> Table:
