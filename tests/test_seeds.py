@@ -56,3 +56,17 @@ def test_a_count_needs_every_group_to_hold_its_seeds():
     records = _records([100, 110, 120, 130, 140], [90, 100, 110])
     history = ratio_by_seeds(records, _ratio, [3, 5], group=lambda r: r["group"])
     assert [h.seeds for h in history] == [3]
+
+
+def test_resolved_summary_names_only_resolved_settings():
+    from sparse_attention_lab.analysis.seeds import SeedCount
+    from sparse_attention_lab.analysis.verdicts import Ratio
+    from sparse_attention_lab.views.seed_tables import resolved_summary
+
+    histories = {"a": [SeedCount(3, Ratio(1.3, 0.05)), SeedCount(5, Ratio(1.28, 0.04))],
+                 "b": [SeedCount(3, Ratio(1.1, 0.2))],
+                 "c": [SeedCount(3, Ratio(1.0, 0.3)), SeedCount(5, Ratio(0.8, 0.05))]}
+    text = resolved_summary(histories)
+    assert text.startswith("a: faster, ×1.28 ± 0.05 (5 seeds, settled)")
+    assert "b:" not in text and "c: slower" in text and "not settled" in text
+    assert resolved_summary({"b": histories["b"]}) == "none"

@@ -26,3 +26,15 @@ def seeds_table(histories: Mapping[str, Sequence[SeedCount]], what: str) -> Tabl
                "± one bootstrap standard error; faster or slower only beyond two. Settled: the same direction at "
                "the last two counts.")
     return Table(["setting", *(f"{n} seeds" for n in counts), "settled"], rows, caption=caption)
+
+
+def resolved_summary(histories: Mapping[str, Sequence[SeedCount]]) -> str:
+    """The settings whose speed-up is resolved at their largest count of seeds, in words:
+    ``"T = 256, d = 32, p = 0.3: faster, ×1.28 ± 0.07 (10 seeds, settled)"``; ``"none"`` if none."""
+    parts = []
+    for claim, history in histories.items():
+        last = history[-1] if history else None
+        if last is not None and last.direction != "unresolved":
+            parts.append(f"{claim}: {WORDS[last.direction]}, {last.ratio.plus_minus()} ({last.seeds} seeds, "
+                         f"{'settled' if settled(history) else 'not settled'})")
+    return "; ".join(parts) or "none"
