@@ -218,7 +218,7 @@ def deep_recall_report(records: Sequence[dict], sweep: str = "ar_deep") -> list[
     table = []
     for n_pairs, n_tokens in sorted({(r["n_pairs"], r["n_tokens"]) for r in rows}):
         sub = [r for r in rows if (r["n_pairs"], r["n_tokens"]) == (n_pairs, n_tokens)]
-        table.append([n_pairs, n_tokens, len(sub), f"{100 / n_pairs:.0f}%",
+        table.append([n_pairs, n_tokens, len(sub), f"{100 / n_pairs:.3g}%",
                       *(_mean_or_never([r[f"acc_{t:g}"] for r in sub]) for t in THRESHOLDS)])
     tables = [Table(["N_pairs", "N_tokens", "seeds", "1 / N_pairs", *[f"{100 * t:g}%" for t in THRESHOLDS]],
                     table, caption=f"Emergence step (mean over seeds) at each test-accuracy threshold, 4 layers, width {widths}.")]
