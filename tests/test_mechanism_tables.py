@@ -108,3 +108,11 @@ def test_scale_fits_one_joint_law_per_width():
     fits = scale.scale_fits(fitted, records("fig3_scale_wide", "laptop"))
     assert set(fits) == {"width 32", "width 64"} and fits["width 32"].fit.n == len(fitted)
     assert set(scale.scale_fits(fitted, None)) == {"width 32"}
+
+
+def test_scale_exponents_give_the_second_width_its_own_trends():
+    fitted = scale.scale_rows(records("fig3", "laptop"), records("fig3_scale", "laptop")).fitted
+    result = scale.scale_exponents(fitted, records("fig3_scale_wide", "laptop"))
+    assert set(result.wide_trends) == {"d", "T"} and len(result.wide) >= 3
+    assert result.wide_trends["d"] == scale.weighted_trend(result.wide, "a", "d")
+    assert scale.scale_exponents(fitted).wide_trends == {}

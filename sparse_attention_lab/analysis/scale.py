@@ -98,6 +98,7 @@ class ScaleExponents:
     local: list[dict]
     wide: list[dict]
     trends: dict[str, tuple[float, float]]
+    wide_trends: dict[str, tuple[float, float]]  # the same for the second width (empty without 3 sub-grids)
 
 
 def scale_exponents(rows: Sequence[dict], wide_records: Sequence[dict] | None = None) -> ScaleExponents:
@@ -105,7 +106,9 @@ def scale_exponents(rows: Sequence[dict], wide_records: Sequence[dict] | None = 
     local = local_exponents(rows)
     wide = local_exponents(plateau_rows(wide_records)) if wide_records else []
     trends = {name: weighted_trend(local, exponent, name) for exponent, name in (("a", "d"), ("b", "T"))}
-    return ScaleExponents(fit_steps(rows, ("d", "T")), local, wide, trends)
+    wide_trends = ({name: weighted_trend(wide, exponent, name) for exponent, name in (("a", "d"), ("b", "T"))}
+                   if len(wide) >= 3 else {})
+    return ScaleExponents(fit_steps(rows, ("d", "T")), local, wide, trends, wide_trends)
 
 
 def _has_grid(rows: Sequence[dict]) -> bool:

@@ -153,8 +153,9 @@ def exponents_against_scale(rows: Sequence[dict], result: ScaleExponents) -> Tab
     Ts, ds = sorted({r["T"] for r in rows}), sorted({r["d"] for r in rows})
     print(f"joint fit over {len(rows)} runs (T {Ts[0]}-{Ts[-1]}, d {ds[0]}-{ds[-1]}): {joint}; "
           f"d: {joint.exponent('d')}, T: {joint.exponent('T')}; paper: d^{law['d']:.2f} T^{law['T']:.2f}")
-    for name, (slope, se) in result.trends.items():
-        print(f"change of the local exponent of {name} per doubling of {name}: {slope:+.3f} ± {se:.3f}")
+    for width, trends in (("32", result.trends), ("64", result.wide_trends)):
+        for name, (slope, se) in trends.items():
+            print(f"width {width}: change of the local exponent of {name} per doubling of {name}: {slope:+.3f} ± {se:.3f}")
     mechanism_views.exponent_against_scale(result.local, PAPER_LAWS["Fig. 3"], {
         k: (joint.fit.exponents[k], joint.stderr(k)) for k in ("d", "T")}, wide=result.wide)
     plt.show()
