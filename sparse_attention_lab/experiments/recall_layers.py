@@ -51,16 +51,18 @@ def _base(profile: Profile) -> dict:
     return {**profile.sizes("recall_transformer"), **s}
 
 
+def _emergence_grid(base: dict, sizes: dict) -> list[dict]:
+    """``base`` over ``n_pairs`` x ``n_tokens`` of ``sizes`` (only ``n_pairs < n_tokens``), cheapest
+    first (fewer pairs, then fewer tokens)."""
+    configs = [{**base, "n_pairs": n_pairs, "n_tokens": n_tokens}
+               for n_pairs in sizes["n_pairs"] for n_tokens in sizes["n_tokens"] if n_pairs < n_tokens]
+    return sorted(configs, key=lambda c: (c["n_pairs"], c["n_tokens"]))
+
+
 def ar_deep(profile: Profile) -> list[dict]:
     """Emergence over ``n_pairs`` x ``n_tokens`` (``n_pairs < n_tokens``) with 4 layers, cheap first."""
     s = profile.sizes("ar_deep")
-    configs = [
-        {**_base(profile), "n_pairs": n_pairs, "n_tokens": n_tokens, "max_steps": s["max_steps"]}
-        for n_pairs in s["n_pairs"]
-        for n_tokens in s["n_tokens"]
-        if n_pairs < n_tokens
-    ]
-    return sorted(configs, key=lambda c: (c["n_pairs"], c["n_tokens"]))
+    return _emergence_grid({**_base(profile), "max_steps": s["max_steps"]}, s)
 
 
 def ar_deep_long(profile: Profile) -> list[dict]:
@@ -76,12 +78,8 @@ def _w256(profile: Profile) -> dict:
 
 
 def ar_w256(profile: Profile) -> list[dict]:
-    """Fig. 4's emergence grid at the paper's width (``n_pairs < n_tokens``), cheapest first: the
-    paper's law 0.55 N_tokens^0.79 N_pairs^2.25 orders the cells."""
-    s = profile.sizes("ar_w256")
-    configs = [{**_w256(profile), "n_pairs": n_pairs, "n_tokens": n_tokens}
-               for n_pairs in s["n_pairs"] for n_tokens in s["n_tokens"] if n_pairs < n_tokens]
-    return sorted(configs, key=lambda c: c["n_tokens"] ** 0.79 * c["n_pairs"] ** 2.25)
+    """Fig. 4's emergence grid at the paper's width (``n_pairs < n_tokens``), cheapest first."""
+    return _emergence_grid(_w256(profile), profile.sizes("ar_w256"))
 
 
 def ar_w256_lr(profile: Profile) -> list[dict]:
