@@ -40,6 +40,7 @@ from sparse_attention_lab.experiments import recall
 from sparse_attention_lab.experiments.recall_summary import setting_of
 from sparse_attention_lab.fitting import PowerLawFit, bootstrap_stderr, fit_power_law
 from sparse_attention_lab.measure import escape_step, first_crossing
+from sparse_attention_lab.runs.results import missing_runs
 
 THRESHOLDS = (EMERGENCE_ACCURACY, 0.1, 0.2, 0.3, 0.5)
 """Test-accuracy levels at which emergence is read: the paper's 5%, then ours up to the CPU
@@ -157,12 +158,12 @@ def cost_left(records: Sequence[dict], plan: Sequence[dict], seeds: int,
     per_step = np.array([r["provenance"]["job_wall_time_s"] / len(r["provenance"]["job_seeds"]) / r["steps"][-1]
                          for r in finished])
     slope, intercept = np.polyfit(length, per_step, 1)
-    done = {(c["n_pairs"], c["n_tokens"], c["lr"], r["seed"]) for r, c in zip(finished, cells, strict=True)}
+    left = missing_runs(plan, seeds, records)
     steps = hours = 0.0
     runs, by_cell = 0, {}
     for config in plan:
         c = recall.full_config({"config": config})
-        missing = sum((c["n_pairs"], c["n_tokens"], c["lr"], seed) not in done for seed in range(seeds))
+        missing = sum(other is config for other, _ in left)
         run_steps = min(c["max_steps"], factor * float(law(n_tokens=c["n_tokens"], n_pairs=c["n_pairs"])))
         cell_hours = missing * run_steps * (intercept + slope * (2 * c["n_pairs"] + 1)) / 3600
         if missing:

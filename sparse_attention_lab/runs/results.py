@@ -36,7 +36,7 @@ import math
 import os
 import stat
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -272,3 +272,11 @@ class ResultsFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def missing_runs(configs: Sequence[Mapping[str, Any]], seeds: int,
+                 records: Iterable[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], int]]:
+    """The ``(config, seed)`` pairs of a plan (``configs``, seeds ``0 .. seeds - 1`` each) that no
+    record of ``records`` holds, by the resume key (:func:`run_key`), in the plan's order."""
+    done = {run_key(record) for record in records}
+    return [(config, seed) for config in configs for seed in range(seeds) if (config_key(config), seed) not in done]
